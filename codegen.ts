@@ -1,0 +1,20 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+// Resolver types are generated from the SDL; never edit src/__generated__ by hand.
+const config: CodegenConfig = {
+  schema: 'schema/*.graphql',
+  generates: {
+    'src/__generated__/resolvers-types.ts': {
+      plugins: ['typescript', 'typescript-resolvers'],
+      config: {
+        federation: true,
+        useIndexSignature: true,
+        enumsAsTypes: true,
+        contextType: '../schema/context.js#GatewayContext',
+        mappers: { InstagramUser: '../profiles/types.js#ProfileParent' },
+        scalars: { ID: 'string' },
+      },
+    },
+  },
+};
+export default config;

@@ -1,0 +1,94 @@
+import pRetry from 'p-retry';
+import type { Logger } from 'pino';
+import type { GraphField } from '../profiles/types.js';
+import { missingOutcome, type ProfileOutcome } from './answer.js';
+import type { FetchStrategy } from './strategies/index.js';
+
+export interface RetryPolicy {
+  retries: number;
+  baseMs: number;
+}
+
+/** Thrown inside the retry loop while some ids still have a temporary failure. */
+class TransientLeft extends Error {
+  constructor(readonly ids: string[]) {
+    super(`${ids.length} id(s) failed transiently`);
+  }
+}
+
+export interface FetcherHooks {
+  /** Once per group, after its retries. */
+  onGroup?: (report: GroupReport) => void;
+  /** Once per id of a group: `ok` or the gateway error code it ended with. */
+  onProfile?: (result: string) => void;
+}
+
+export interface GroupReport {
+  strategy: string;
+  ids: number;
+  attempts: number;
+  durationMs: number;
+}
+
+/**
+ * Fetches one group (≤ 50 distinct ids) through the current strategy, retrying only the ids whose
+ * failure is temporary, with capped exponential backoff and jitter. Throttling, consent, blocks
+ * and token errors are final and never retried here.
+ */
+export class ProfileFetcher {
+  constructor(
+    private readonly strategy: FetchStrategy,
+    private readonly retry: RetryPolicy,
+    private readonly logger: Logger,
+    private readonly hooks: FetcherHooks = {},
+  ) {}
+
+  get strategyName(): string {
+    return this.strategy.name;
+  }
+
+  async fetchGroup(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    const settled = new Map<string, ProfileOutcome>();
+    let pending = [...ids];
+    let attempts = 0;
+    const started = performance.now();
+    const strategy = this.strategy.name;
+    try {
+      await pRetry(
+        async () => {
+          attempts++;
+          const outcomes = await this.strategy.fetch(pending, fields);
+          const stillTransient: string[] = [];
+          for (const id of pending) {
+            const outcome = outcomes.get(id);
+            settled.set(id, outcome ?? missingOutcome());
+            if (outcome && !outcome.ok && outcome.failure.transient) stillTransient.push(id);
+          }
+          pending = stillTransient;
+          if (pending.length) throw new TransientLeft(pending);
+        },
+        {
+          retries: this.retry.retries,
+          minTimeout: this.retry.baseMs,
+          maxTimeout: this.retry.baseMs * 20,
+          factor: 2,
+          randomize: true,
+          shouldRetry: ({ error }) => error instanceof TransientLeft,
+          onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+            if (error instanceof TransientLeft && retriesLeft > 0) {
+              this.logger.debug({ ids: error.ids.length, attempt: attemptNumber }, 'retrying transient Graph failures');
+            }
+          },
+        },
+      );
+    } catch (error) {
+      // Out of retries: the ids keep their last (transient) failure, which maps to UPSTREAM_UNAVAILABLE.
+      if (!(error instanceof TransientLeft)) throw error;
+    }
+    this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
+    if (this.hooks.onProfile) {
+      for (const outcome of settled.values()) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
+    }
+    return settled;
+  }
+}

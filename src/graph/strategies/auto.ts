@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { GraphField } from '../../profiles/types.js';
+import type { ProfileOutcome } from '../answer.js';
+import { BatchApiRefused, IdsParameterRemoved, type FetchStrategy, type StrategyName } from './types.js';
+
+/**
+ * Prefers the Batch API; when the host refuses it, carries groups as per-object reads and
+ * remembers that, trying the Batch API again only after `reprobeMs`.
+ */
+export class AutoStrategy implements FetchStrategy {
+  private batchRefusedUntil = 0;
+
+  constructor(
+    private readonly batch: FetchStrategy,
+    private readonly single: FetchStrategy,
+    private readonly reprobeMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): StrategyName {
+    return Date.now() < this.batchRefusedUntil ? this.single.name : this.batch.name;
+  }
+
+  async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    if (Date.now() >= this.batchRefusedUntil) {
+      try {
+        return await this.batch.fetch(ids, fields);
+      } catch (error) {
+        if (!(error instanceof BatchApiRefused)) throw error;
+        // Several groups in flight may all learn this at once: log only the first.
+        if (Date.now() >= this.batchRefusedUntil) {
+          this.logger.warn(
+            { reason: error.message, reprobeSeconds: this.reprobeMs / 1000 },
+            'Graph host refuses the Batch API: using per-object reads',
+          );
+        }
+        this.batchRefusedUntil = Date.now() + this.reprobeMs;
+      }
+    }
+    return this.single.fetch(ids, fields);
+  }
+}
+
+/**
+ * The configured legacy `?ids=` strategy, until the host says it is gone: then it logs once and
+ * hands every later group to the automatic strategy for good (the removal is permanent).
+ */
+export class LegacyIdsThenAuto implements FetchStrategy {
+  private removed = false;
+
+  constructor(
+    private readonly ids: FetchStrategy,
+    private readonly auto: FetchStrategy,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): StrategyName {
+    return this.removed ? this.auto.name : this.ids.name;
+  }
+
+  async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    if (!this.removed) {
+      try {
+        return await this.ids.fetch(ids, fields);
+      } catch (error) {
+        if (!(error instanceof IdsParameterRemoved)) throw error;
+        if (!this.removed) {
+          this.logger.warn(
+            { graphMessage: error.message },
+            'Graph host removed the ?ids= parameter: GRAPH_BATCH_STRATEGY=ids now behaves as auto',
+          );
+        }
+        this.removed = true;
+      }
+    }
+    return this.auto.fetch(ids, fields);
+  }
+}

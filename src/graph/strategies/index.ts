@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { BatchStrategyName } from '../../config.js';
+import type { GraphField } from '../../profiles/types.js';
+import { failAll, type ProfileOutcome } from '../answer.js';
+import type { GraphClient } from '../client.js';
+import { AutoStrategy, LegacyIdsThenAuto } from './auto.js';
+import { BatchStrategy } from './batch.js';
+import { IdsStrategy } from './ids.js';
+import { SingleStrategy } from './single.js';
+import { BatchApiRefused, type FetchStrategy } from './types.js';
+
+export type { FetchStrategy, StrategyName } from './types.js';
+
+export interface StrategyOptions {
+  strategy: BatchStrategyName;
+  singleConcurrency: number;
+  reprobeSeconds: number;
+  logger: Logger;
+}
+
+/** An explicitly configured Batch API on a host that refuses it: say so per id, don't switch. */
+class StrictBatch implements FetchStrategy {
+  readonly name = 'batch';
+  constructor(private readonly batch: BatchStrategy) {}
+  async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    try {
+      return await this.batch.fetch(ids, fields);
+    } catch (error) {
+      if (!(error instanceof BatchApiRefused)) throw error;
+      return failAll(ids, {
+        code: 'UPSTREAM_ERROR',
+        message: 'The Graph host refuses the Batch API; set GRAPH_BATCH_STRATEGY=auto or single.',
+        retryable: false,
+        transient: false,
+      });
+    }
+  }
+}
+
+export function createStrategy(client: GraphClient, options: StrategyOptions): FetchStrategy {
+  const batch = new BatchStrategy(client);
+  const single = new SingleStrategy(client, options.singleConcurrency);
+  const auto = () => new AutoStrategy(batch, single, options.reprobeSeconds * 1000, options.logger);
+  switch (options.strategy) {
+    case 'batch':
+      return new StrictBatch(batch);
+    case 'single':
+      return single;
+    case 'ids':
+      return new LegacyIdsThenAuto(new IdsStrategy(client), auto(), options.logger);
+    case 'auto':
+      return auto();
+  }
+}

@@ -1,0 +1,106 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { parseJsonHeader } from './graph/errors.js';
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (so several gateways in one process,
+ * as in tests, never share counters). Labels carry account ids and outcomes, never tokens.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly roundTrips = new Counter({
+    name: 'igpg_upstream_round_trips_total',
+    help: 'HTTP round trips to the Graph API, by kind of call (batch, single, ids, me) and HTTP status (or network_error).',
+    labelNames: ['account', 'kind', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly profilesRead = new Counter({
+    name: 'igpg_upstream_profiles_total',
+    help: 'Profiles asked from the Graph API, by result (ok or gateway error code).',
+    labelNames: ['account', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'igpg_upstream_batch_size',
+    help: 'Distinct ids per upstream group.',
+    labelNames: ['strategy'] as const,
+    buckets: [1, 2, 5, 10, 20, 30, 40, 50],
+    registers: [this.registry],
+  });
+
+  readonly upstreamLatency = new Histogram({
+    name: 'igpg_upstream_request_seconds',
+    help: 'Duration of one HTTP round trip to the Graph API.',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly cacheLookups = new Counter({
+    name: 'igpg_cache_lookups_total',
+    help: 'Profile cache lookups by layer and result (hit, miss, partial, stale, negative).',
+    labelNames: ['layer', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly staleServed = new Counter({
+    name: 'igpg_cache_stale_served_total',
+    help: 'Stale profiles served, by reason (revalidate: stale-while-revalidate; error: stale-if-error).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheErrors = new Counter({
+    name: 'igpg_cache_errors_total',
+    help: 'Cache store operations that failed or timed out (the query went on without them).',
+    labelNames: ['layer', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly coalescedWaits = new Counter({
+    name: 'igpg_coalesced_waits_total',
+    help: 'Lookups that joined a fetch already queued or in flight instead of starting their own.',
+    registers: [this.registry],
+  });
+
+  readonly appUsage = new Gauge({
+    name: 'igpg_graph_app_usage_percent',
+    help: 'Latest X-App-Usage figures from Meta (percent of the app allowance).',
+    labelNames: ['metric'] as const,
+    registers: [this.registry],
+  });
+
+  readonly businessUsage = new Gauge({
+    name: 'igpg_graph_business_usage_percent',
+    help: 'Latest X-Business-Use-Case-Usage figures from Meta, per business id.',
+    labelNames: ['business', 'metric'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
+  }
+
+  /** Records Meta's usage headers from any Graph answer. */
+  recordUsageHeaders(headers: Headers): void {
+    const app = parseJsonHeader(headers.get('x-app-usage'));
+    if (app && typeof app === 'object') {
+      for (const [metric, value] of Object.entries(app as Record<string, unknown>)) {
+        if (typeof value === 'number') this.appUsage.set({ metric }, value);
+      }
+    }
+    const business = parseJsonHeader(headers.get('x-business-use-case-usage'));
+    if (business && typeof business === 'object') {
+      for (const [id, entries] of Object.entries(business as Record<string, unknown>)) {
+        if (!/^\d{1,30}$/.test(id) || !Array.isArray(entries)) continue;
+        for (const entry of entries) {
+          for (const [metric, value] of Object.entries((entry ?? {}) as Record<string, unknown>)) {
+            if (typeof value === 'number') this.businessUsage.set({ business: id, metric }, value);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import type { ProfileOutcome } from '../graph/answer.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { CacheStore } from './cache-store.js';
+import {
+  mergeProfile,
+  oldestFetch,
+  profileFrom,
+  fieldState,
+  selectionState,
+  storeTtlMs,
+  type CacheEntry,
+  type FreshnessPolicy,
+} from './entry.js';
+import type { ProfileSource } from './source.js';
+import type { GraphField } from './types.js';
+
+/** Failures worth remembering briefly: they will not change until the person acts. */
+const NEGATIVE_CODES = new Set(['CONSENT_REQUIRED', 'USER_BLOCKED']);
+/** Failures during which a stale profile beats an error. */
+const STALE_IF_ERROR_CODES = new Set(['UPSTREAM_UNAVAILABLE', 'RATE_LIMITED']);
+
+interface Miss {
+  igsid: string;
+  entry: CacheEntry | undefined;
+  /** The entry may be served if Meta fails (stale-if-error). */
+  servableOnError: boolean;
+}
+
+/**
+ * One account's profiles: the field-aware cache first, then `upstream` (the shared batcher) for
+ * what the cache can't serve fresh, asking only the missing fields; writes back what Meta
+ * answered. Keys are `<prefix>:<account>:<igsid>`, so one business's entries are never served to
+ * another.
+ */
+export class CachedProfileSource implements ProfileSource {
+  private readonly revalidating = new Set<string>();
+
+  constructor(
+    /** `<CACHE_KEY_PREFIX>:<business account id>` */
+    private readonly namespace: string,
+    private readonly store: CacheStore,
+    private readonly upstream: ProfileSource,
+    private readonly policy: FreshnessPolicy,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  keyOf(igsid: string): string {
+    return `${this.namespace}:${igsid}`;
+  }
+
+  /** Forgets what is cached for an id (e.g. a webhook says the person just interacted). */
+  async forget(igsid: string): Promise<void> {
+    await this.store.delete(this.keyOf(igsid));
+  }
+
+  async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    const distinct = [...new Set(ids)];
+    const now = Date.now();
+    const found = await Promise.all(distinct.map((igsid) => this.store.get<CacheEntry>(this.keyOf(igsid))));
+    const results = new Map<string, ProfileOutcome>();
+    const misses = new Map<string, Miss[]>();
+    const toRevalidate: string[] = [];
+
+    distinct.forEach((igsid, i) => {
+      const hit = found[i];
+      const layer = hit?.layer ?? 'memory';
+      const entry = hit?.value;
+      if (entry?.negative && now - entry.negative.at < this.policy.negativeTtlMs) {
+        this.metrics.cacheLookups.inc({ layer, result: 'negative' });
+        results.set(igsid, { ok: false, failure: entry.negative.failure });
+        return;
+      }
+      const usable = entry && !entry.negative ? entry : undefined;
+      if (usable && hit?.layer === 'redis') void this.store.setMemoryOnly(this.keyOf(igsid), usable, storeTtlMs(this.policy));
+      const state = usable ? selectionState(usable, fields, this.policy, now) : 'missing';
+      if (usable && (state === 'fresh' || state === 'revalidate')) {
+        this.metrics.cacheLookups.inc({ layer, result: state === 'fresh' ? 'hit' : 'stale' });
+        if (state === 'revalidate') {
+          this.metrics.staleServed.inc({ reason: 'revalidate' });
+          toRevalidate.push(igsid);
+        }
+        results.set(igsid, { ok: true, profile: profileFrom(usable, igsid, fields) });
+        return;
+      }
+      this.metrics.cacheLookups.inc({ layer, result: usable ? 'partial' : 'miss' });
+      // Ask only for what the cache can't serve fresh (a wider selection fetches just the new fields).
+      const wanted = usable ? fields.filter((field) => fieldState(usable, field, this.policy, now) !== 'fresh') : [...fields];
+      const group = wanted.join(',');
+      const list = misses.get(group) ?? [];
+      list.push({ igsid, entry: usable, servableOnError: state === 'stale' });
+      misses.set(group, list);
+    });
+
+    if (toRevalidate.length) this.revalidate(toRevalidate, fields);
+    await Promise.all(
+      [...misses.entries()].map(async ([group, list]) => {
+        const wanted = group ? (group.split(',') as GraphField[]) : [];
+        const outcomes = await this.fetchAndStore(list.map((miss) => miss.igsid), wanted);
+        for (const miss of list) results.set(miss.igsid, this.answer(miss, outcomes.get(miss.igsid), fields, now));
+      }),
+    );
+    return results;
+  }
+
+  private answer(miss: Miss, fetched: FetchResult | undefined, fields: readonly GraphField[], now: number): ProfileOutcome {
+    if (fetched?.ok) return { ok: true, profile: profileFrom(fetched.entry, miss.igsid, fields) };
+    const failure = fetched?.failure;
+    if (failure && miss.entry && miss.servableOnError && STALE_IF_ERROR_CODES.has(failure.code)) {
+      this.metrics.staleServed.inc({ reason: 'error' });
+      const ageSeconds = Math.round((now - oldestFetch(miss.entry, fields)) / 1000);
+      this.logger.warn({ igsid: miss.igsid, ageSeconds, upstream: failure.code }, 'serving a stale profile: Meta failed');
+      return { ok: true, profile: profileFrom(miss.entry, miss.igsid, fields), stale: { reason: failure.code, ageSeconds } };
+    }
+    return failure ? { ok: false, failure } : { ok: false, failure: { code: 'UPSTREAM_ERROR', message: 'No answer for this id.', retryable: true, transient: false } };
+  }
+
+  /** Fetches through the batcher and writes what came back (merged into what the cache knew). */
+  private async fetchAndStore(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, FetchResult>> {
+    const outcomes = await this.upstream.load(ids, fields);
+    const now = Date.now();
+    const results = new Map<string, FetchResult>();
+    await Promise.all(
+      ids.map(async (igsid) => {
+        const outcome = outcomes.get(igsid);
+        const key = this.keyOf(igsid);
+        if (outcome?.ok) {
+          // Read again right before merging: a concurrent fetch of other fields may have landed.
+          const latest = (await this.store.get<CacheEntry>(key))?.value;
+          const entry = mergeProfile(latest, outcome.profile, fields, now);
+          await this.store.set(key, entry, storeTtlMs(this.policy));
+          results.set(igsid, { ok: true, entry });
+        } else if (outcome) {
+          if (NEGATIVE_CODES.has(outcome.failure.code) && this.policy.negativeTtlMs > 0) {
+            const negative: CacheEntry = { fields: {}, negative: { failure: outcome.failure, at: now } };
+            await this.store.set(key, negative, this.policy.negativeTtlMs);
+          }
+          results.set(igsid, { ok: false, failure: outcome.failure });
+        }
+      }),
+    );
+    return results;
+  }
+
+  /** Stale-while-revalidate: refresh in the background, once per id at a time. */
+  private revalidate(ids: readonly string[], fields: readonly GraphField[]): void {
+    const fresh = ids.filter((igsid) => !this.revalidating.has(igsid));
+    if (!fresh.length) return;
+    for (const igsid of fresh) this.revalidating.add(igsid);
+    void this.fetchAndStore(fresh, fields)
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'background revalidation failed'))
+      .finally(() => {
+        for (const igsid of fresh) this.revalidating.delete(igsid);
+      });
+  }
+}
+
+type FetchResult = { ok: true; entry: CacheEntry } | { ok: false; failure: import('../graph/errors.js').UpstreamFailure };

@@ -1,0 +1,10 @@
+import type { StaleNotice } from '../graph/answer.js';
+import type { ProfileLoader } from '../profiles/loader.js';
+
+/** What every resolver of one GraphQL operation shares. */
+export interface GatewayContext {
+  profiles: ProfileLoader;
+  maxIdsPerQuery: number;
+  /** Profiles served stale because Meta failed; reported in `extensions.staleProfiles`. */
+  staleProfiles: Array<{ igsid: string } & StaleNotice>;
+}

@@ -1,0 +1,38 @@
+import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { IGSID_PATTERN } from '../profiles/types.js';
+import { badUserInput } from './errors.js';
+import { selectedGraphFields } from './selection.js';
+
+function invalidIgsid(id: string) {
+  const shown = id.length > 40 ? `${id.slice(0, 40)}…` : id;
+  return badUserInput(`"${shown}" is not an Instagram-scoped ID (IGSID): expected 1–20 digits.`, shown);
+}
+
+/** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
+export const resolvers: Resolvers = {
+  Query: {
+    instagramUser: (_parent, { id }, { profiles }, info) => {
+      if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
+      return profiles.load(id, selectedGraphFields(info));
+    },
+    instagramUsers: (_parent, { ids }, { profiles, maxIdsPerQuery }, info) => {
+      if (ids.length > maxIdsPerQuery) {
+        throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
+      }
+      const fields = selectedGraphFields(info);
+      // One entry per requested id, in order and with repeats: an invalid or failing id becomes
+      // null at its own index with its own error, and never costs its neighbours their answer.
+      return ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id))));
+    },
+  },
+  InstagramUser: {
+    id: (profile) => profile.id,
+    name: (profile) => profile.name ?? null,
+    username: (profile) => profile.username ?? null,
+    profilePic: (profile) => profile.profile_pic ?? null,
+    followerCount: (profile) => profile.follower_count ?? null,
+    isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
+    isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
+    isVerifiedUser: (profile) => profile.is_verified_user ?? null,
+  },
+};

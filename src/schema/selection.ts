@@ -1,0 +1,31 @@
+import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { GRAPH_FIELD_OF, type GraphField } from '../profiles/types.js';
+
+/**
+ * The Graph fields an `InstagramUser` selection needs, following fragments and inline fragments.
+ * Only these are asked upstream. `@skip`/`@include` are ignored: asking for a field too many is
+ * cheaper than a second round trip.
+ */
+export function selectedGraphFields(info: GraphQLResolveInfo): Set<GraphField> {
+  const fields = new Set<GraphField>();
+  const visitedFragments = new Set<string>();
+  const visit = (selectionSet: SelectionSetNode | undefined) => {
+    for (const selection of selectionSet?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        const graphField = GRAPH_FIELD_OF[selection.name.value];
+        if (graphField) fields.add(graphField);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (!selection.typeCondition || selection.typeCondition.name.value === 'InstagramUser') visit(selection.selectionSet);
+      } else {
+        const name = selection.name.value;
+        const fragment: FragmentDefinitionNode | undefined = info.fragments[name];
+        if (fragment && !visitedFragments.has(name) && fragment.typeCondition.name.value === 'InstagramUser') {
+          visitedFragments.add(name);
+          visit(fragment.selectionSet);
+        }
+      }
+    }
+  };
+  for (const node of info.fieldNodes) visit(node.selectionSet);
+  return fields;
+}

@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { parse, Kind, type EnumTypeDefinitionNode } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { SETTINGS } from '../src/config.js';
+import { loadSdl } from '../src/schema/sdl.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+function tableRow(name: string): string | undefined {
+  return readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+}
+
+describe('README stays true', () => {
+  it('documents every setting with its default', () => {
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      const row = tableRow(name);
+      expect(row, `README configuration table lacks ${name}`).toBeDefined();
+      const cells = row!.split('|').map((cell) => cell.trim());
+      const shownDefault = cells.at(-2);
+      expect(shownDefault, `default of ${name}`).toBe(setting.default === undefined ? '—' : `\`${setting.default}\``);
+    }
+  });
+
+  it('documents every error code of the SDL enum, and the enum has them all', () => {
+    const enumNode = parse(loadSdl()).definitions.find(
+      (node): node is EnumTypeDefinitionNode => node.kind === Kind.ENUM_TYPE_DEFINITION && node.name.value === 'GatewayErrorCode',
+    );
+    const codes = enumNode?.values?.map((value) => value.name.value) ?? [];
+    expect(codes.length).toBeGreaterThanOrEqual(8);
+    for (const code of codes) expect(tableRow(code), `README error table lacks ${code}`).toBeDefined();
+  });
+});
