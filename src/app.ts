@@ -1,22 +1,17 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { parse } from 'graphql';
+import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
+import { registerGraphQL } from './http/graphql.js';
+import { registerOps } from './http/ops.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { createAccountProfiles, type AccountProfiles } from './profiles/account.js';
+import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
-import { ProfileLoader } from './profiles/loader.js';
-import type { GatewayContext } from './schema/context.js';
-import { resolvers } from './schema/resolvers.js';
-import { loadSdl } from './schema/sdl.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
-  account: AccountProfiles;
+  accounts: AccountRegistry;
   metrics: Metrics;
   store: CacheStore | undefined;
   /** The in-process simulator when no access token is configured (demo mode). */
@@ -27,22 +22,7 @@ export interface Gateway {
 
 const SIMULATOR_TOKEN = 'simulator-demo-token';
 
-/** Adds `extensions.staleProfiles` when some profile was served stale because Meta failed. */
-const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ contextValue, response }) {
-        if (response.body.kind !== 'single' || contextValue.staleProfiles.length === 0) return;
-        response.body.singleResult.extensions = {
-          ...response.body.singleResult.extensions,
-          staleProfiles: contextValue.staleProfiles,
-        };
-      },
-    };
-  },
-};
-
-/** Wires config → account profiles (Graph client … cache) → GraphQL server → HTTP routes. */
+/** Wires config → cache store → accounts (Graph client … cache) → HTTP routes. */
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
   let simulator: Simulator | undefined;
   if (config.simulated) {
@@ -65,27 +45,18 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   const account = await createAccountProfiles({
     config,
     graphUrl: simulator?.url ?? config.graphUrl,
-    credentials: simulator
-      ? { accessToken: SIMULATOR_TOKEN }
-      : { accessToken: config.accessToken!, appSecret: config.appSecret },
+    credentials: simulator ? { accessToken: SIMULATOR_TOKEN } : { accessToken: config.accessToken!, appSecret: config.appSecret },
     logger,
     metrics,
     store,
   });
+  const accounts = new AccountRegistry([account]);
 
   // Fastify's per-request info lines would dominate the log under load; one debug line per request instead.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const apollo = new ApolloServer<GatewayContext>({
-    schema: buildSubgraphSchema({ typeDefs: parse(loadSdl()), resolvers: resolvers as never }),
-    includeStacktraceInErrorResponses: false,
-    logger,
-    plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin],
-  });
-  await apollo.start();
-
   if (simulator) {
     app.addHook('onSend', async (_request, reply) => {
       reply.header('x-gateway-data', 'simulated');
@@ -97,36 +68,12 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       'request served',
     );
   });
-  await app.register(fastifyApollo(apollo), {
-    path: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
-    context: async (): Promise<GatewayContext> => {
-      const staleProfiles: GatewayContext['staleProfiles'] = [];
-      return {
-        profiles: new ProfileLoader(account.source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
-        maxIdsPerQuery: config.maxIdsPerQuery,
-        staleProfiles,
-      };
-    },
-  });
-  // Fastify's default 404 echoes the whole URL, query string (and any token in it) included.
-  app.setNotFoundHandler(async (request, reply) => {
-    reply.code(404);
-    return { error: 'Not Found', message: `No route ${request.method} ${request.url.split('?')[0]}` };
-  });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
-    const cache = store?.state() ?? { layer: 'none', status: 'ok' };
-    return { status: cache.status === 'ok' ? 'ready' : 'degraded', account: account.id, cache };
-  });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  await registerGraphQL(app, { config, accounts, logger });
+  registerOps(app, { accounts, metrics, store });
 
   return {
     app,
-    account,
+    accounts,
     metrics,
     store,
     simulator,

@@ -196,7 +196,8 @@ describe('simulator', () => {
     it('a sub-request other than GET gets an error element', async () => {
       const answer = await postBatch(sim, [{ method: 'POST', relative_url: `${OK[0]}/messages` }, { method: 'DELETE', relative_url: OK[0] }, ...reads([OK[1]!])]);
       const elements = answer.json as BatchElement[];
-      expect(elements.map((element) => element!.code)).toEqual([404, 400, 200]);
+      expect(elements.map((element) => element!.code)).toEqual([400, 400, 200]);
+      expect(elementBody(elements[0]!).error?.message).toMatch(/^Unsupported post request\. Object with ID '1784140000000001'/);
       expect(elementBody(elements[1]!).error?.message).toBe('Unsupported delete request.');
     });
 

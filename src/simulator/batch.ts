@@ -90,7 +90,7 @@ export function answerBatch(ctx: ReadContext, parts: SubRequest[], includeHeader
 function answerPart(ctx: ReadContext, part: SubRequest): SimAnswer {
   if (part.objectPath === null) return errors.batchInvalid('relative_url is missing or malformed');
   // The simulator only models reads: a write in a batch gets Graph's refusal for that element.
-  if (part.method !== 'GET') return part.method === 'POST' ? errors.unsupportedPost(part.objectPath || undefined) : errors.unsupportedMethod(part.method);
+  if (part.method !== 'GET') return part.method === 'POST' ? errors.unsupportedPost(part.objectPath.split('/')[0] || undefined) : errors.unsupportedMethod(part.method);
   const { kind, ids } = classifyRead(part.objectPath, part.query);
   if (kind === 'single' && scenarioFor(ids[0]!, ctx.options.scenarios)?.kind === 'batchNull') return { status: 0, body: null, batchNull: true };
   return answerRead(ctx, part.objectPath, part.query);
