@@ -64,7 +64,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const upstream: ProfileSource = config.coalescing
     ? new UpstreamBatcher(fetcher, {
         windowMs: config.batchWindowMs,
-        maxPartialInFlight: 2,
+        maxPartialInFlight: 1,
         onCoalesced: () => metrics.coalescedWaits.inc(),
       })
     : new UpstreamSource(fetcher);

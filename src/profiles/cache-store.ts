@@ -34,6 +34,21 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 
 const REDIS_SUSPEND_MS = 1000;
 
+/** A least-recently-used map in the shape Keyv expects of a store (lru-cache takes TTL as an option object). */
+function boundedMap(max: number) {
+  const lru = new LRUCache<string, object>({ max });
+  return {
+    get: (key: string) => lru.get(key),
+    set: (key: string, value: object, ttl?: number) => {
+      lru.set(key, value, ttl ? { ttl } : undefined);
+      return true;
+    },
+    delete: (key: string) => lru.delete(key),
+    clear: () => lru.clear(),
+    has: (key: string) => lru.has(key),
+  };
+}
+
 class LayeredStore implements CacheStore {
   private readonly memory: Keyv;
   private readonly redis: Keyv | undefined;
@@ -44,7 +59,7 @@ class LayeredStore implements CacheStore {
 
   constructor(private readonly options: CacheStoreOptions) {
     // Entries are stored as objects in memory: no serialisation on the hot path.
-    this.memory = new Keyv({ store: new LRUCache<string, object>({ max: options.maxEntries }), serialize: undefined, deserialize: undefined });
+    this.memory = new Keyv({ store: boundedMap(options.maxEntries), serialize: undefined, deserialize: undefined });
     if (options.redisUrl) {
       this.redisAdapter = new KeyvRedis(
         {

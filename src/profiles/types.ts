@@ -30,6 +30,7 @@ export const GRAPH_FIELD_OF: Readonly<Record<string, GraphField>> = {
   name: 'name',
   username: 'username',
   profilePic: 'profile_pic',
+  profilePicExpiresAt: 'profile_pic',
   followerCount: 'follower_count',
   isUserFollowBusiness: 'is_user_follow_business',
   isBusinessFollowUser: 'is_business_follow_user',

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { profilePicExpiry } from '../profiles/entry.js';
 import { IGSID_PATTERN } from '../profiles/types.js';
 import { badUserInput } from './errors.js';
 import { selectedGraphFields } from './selection.js';
@@ -30,6 +31,10 @@ export const resolvers: Resolvers = {
     name: (profile) => profile.name ?? null,
     username: (profile) => profile.username ?? null,
     profilePic: (profile) => profile.profile_pic ?? null,
+    profilePicExpiresAt: (profile) => {
+      const expiry = profilePicExpiry(profile.profile_pic);
+      return expiry === null ? null : new Date(expiry).toISOString();
+    },
     followerCount: (profile) => profile.follower_count ?? null,
     isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
     isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
