@@ -1,4 +1,5 @@
-import type { ProfileOutcome } from '../graph/answer.js';
+import { missingOutcome, type ProfileOutcome } from '../graph/answer.js';
+import type { UpstreamFailure } from '../graph/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from './cache-store.js';
@@ -113,7 +114,7 @@ export class CachedProfileSource implements ProfileSource {
       this.logger.warn({ igsid: miss.igsid, ageSeconds, upstream: failure.code }, 'serving a stale profile: Meta failed');
       return { ok: true, profile: profileFrom(miss.entry, miss.igsid, fields), stale: { reason: failure.code, ageSeconds } };
     }
-    return failure ? { ok: false, failure } : { ok: false, failure: { code: 'UPSTREAM_ERROR', message: 'No answer for this id.', retryable: true, transient: false } };
+    return failure ? { ok: false, failure } : missingOutcome();
   }
 
   /** Fetches through the batcher and writes what came back (merged into what the cache knew). */
@@ -156,4 +157,4 @@ export class CachedProfileSource implements ProfileSource {
   }
 }
 
-type FetchResult = { ok: true; entry: CacheEntry } | { ok: false; failure: import('../graph/errors.js').UpstreamFailure };
+type FetchResult = { ok: true; entry: CacheEntry } | { ok: false; failure: UpstreamFailure };
