@@ -1,11 +1,17 @@
 import { createGateway } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+
+/** Values no log line may contain. */
+function secretsOf(config: Config): Array<string | undefined> {
+  const redisPassword = config.cache.redisUrl ? decodeURIComponent(new URL(config.cache.redisUrl).password) : undefined;
+  return [config.accessToken, config.appSecret, redisPassword];
+}
 
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, secrets: [config.accessToken, config.appSecret] });
+  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
   const gateway = await createGateway(config, logger);
   const address = await gateway.listen();
   logger.info({ address, graphql: `${address}/graphql`, strategy: config.batchStrategy, version: config.apiVersion }, 'ig-profile-gateway listening');
