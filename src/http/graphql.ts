@@ -1,15 +1,12 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { buildSubgraphSchema } from '@apollo/subgraph';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
-import { parse } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProfileLoader } from '../profiles/loader.js';
 import type { GatewayContext } from '../schema/context.js';
-import { resolvers } from '../schema/resolvers.js';
-import { loadSdl } from '../schema/sdl.js';
+import { buildGatewaySchema } from '../schema/build.js';
 
 /** Adds `extensions.staleProfiles` when some profile was served stale because Meta failed. */
 const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
@@ -29,7 +26,7 @@ const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
 export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger }) {
   const apollo = new ApolloServer<GatewayContext>({
-    schema: buildSubgraphSchema({ typeDefs: parse(loadSdl()), resolvers: resolvers as never }),
+    schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
     logger: deps.logger,
     plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin],

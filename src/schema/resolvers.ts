@@ -27,6 +27,14 @@ export const resolvers: Resolvers = {
     },
   },
   InstagramUser: {
+    // Federation `_entities`: every representation goes through the same per-request loader, so N
+    // users of one supergraph query cost ⌈N/50⌉ round trips, share the cache, and fail one by one.
+    __resolveReference: (reference, { profiles }, info) => {
+      const id: unknown = (reference as { id?: unknown }).id;
+      // A rejection, not a throw: Apollo then reports the error at this entity's index.
+      if (typeof id !== 'string' || !IGSID_PATTERN.test(id)) return Promise.reject(invalidIgsid(String(id)));
+      return profiles.load(id, selectedGraphFields(info));
+    },
     id: (profile) => profile.id,
     name: (profile) => profile.name ?? null,
     username: (profile) => profile.username ?? null,
