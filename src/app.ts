@@ -3,6 +3,7 @@ import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
+import { registerPlayground } from './http/playground.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
@@ -68,6 +69,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       'request served',
     );
   });
+  registerPlayground(app, { config });
   await registerGraphQL(app, { config, accounts, logger });
   registerOps(app, { accounts, metrics, store });
 

@@ -165,6 +165,16 @@ export const SETTINGS = {
     default: '500',
     schema: int(1, 100_000),
   },
+  PLAYGROUND: {
+    meaning: 'Serve the GraphiQL playground on `/playground` (and to browsers opening `/graphql`). Unset: on, except off when `NODE_ENV=production`.',
+    default: undefined,
+    schema: bool.optional(),
+  },
+  INTROSPECTION: {
+    meaning: 'Answer GraphQL introspection (the playground\'s docs explorer needs it). Unset: on, except off when `NODE_ENV=production`.',
+    default: undefined,
+    schema: bool.optional(),
+  },
   PORT: {
     meaning: 'HTTP listen port.',
     default: '4000',
@@ -216,6 +226,10 @@ export interface Config {
     negativeTtlSeconds: number;
     picMarginSeconds: number;
   };
+  /** GraphiQL on `/playground`; default off in production. */
+  playground: boolean;
+  /** GraphQL introspection; default off in production. */
+  introspection: boolean;
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -284,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       negativeTtlSeconds: s.NEGATIVE_TTL_SECONDS,
       picMarginSeconds: s.PROFILE_PIC_EXPIRY_MARGIN_SECONDS,
     },
+    playground: s.PLAYGROUND ?? !production,
+    introspection: s.INTROSPECTION ?? !production,
     port: s.PORT,
     host: s.HOST,
     logLevel: s.LOG_LEVEL,

@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AccountRegistry } from '../accounts.js';
@@ -28,8 +29,10 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
+    introspection: deps.config.introspection,
     logger: deps.logger,
-    plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin],
+    // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
+    plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin, ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
   await app.register(fastifyApollo(apollo), {

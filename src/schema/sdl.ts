@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root: the nearest folder above this module holding `schema/` (works from src/ and dist/). */
-function projectRoot(): string {
+export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'schema')) || !existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
