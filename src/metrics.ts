@@ -65,6 +65,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly accountUsage = new Gauge({
+    name: 'igpg_account_usage_percent',
+    help: 'Highest figure of the latest X-App-Usage / X-Business-Use-Case-Usage seen for an account (compared with USAGE_THROTTLE_PERCENT).',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pauses = new Counter({
+    name: 'igpg_account_pauses_total',
+    help: 'Times the gateway paused calls to Meta for an account, by reason (usage: threshold crossed; throttled: Meta throttled a call).',
+    labelNames: ['account', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pausedProfiles = new Counter({
+    name: 'igpg_account_paused_profiles_total',
+    help: 'Profile lookups answered RATE_LIMITED without calling Meta because the account was paused.',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
   readonly appUsage = new Gauge({
     name: 'igpg_graph_app_usage_percent',
     help: 'Latest X-App-Usage figures from Meta (percent of the app allowance).',

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { GraphClient, GraphNetworkError, type GraphCredentials } from '../graph/client.js';
 import { ProfileFetcher } from '../graph/fetcher.js';
 import { createStrategy } from '../graph/strategies/index.js';
+import { GuardedStrategy, UsageGuard } from '../graph/usage-guard.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { UpstreamBatcher } from './batcher.js';
@@ -39,23 +40,37 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     credentials: deps.credentials,
     timeoutMs: config.graphTimeoutMs,
     logger,
-    onResponse: (headers) => metrics.recordUsageHeaders(headers),
+    onResponse: (headers) => {
+      metrics.recordUsageHeaders(headers);
+      guard.observe(headers);
+    },
     onCall: (kind, outcome, durationMs) => {
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
       metrics.upstreamLatency.observe({ kind }, durationMs / 1000);
     },
+  });
+  const guard = new UsageGuard({
+    thresholdPercent: config.usageThrottlePercent,
+    logger,
+    label: () => accountLabel(),
+    onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
+    onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
   });
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';
   id ??= await learnAccountId(client, deps.credentials.accessToken, logger);
   const accountId = id;
-  const strategy = createStrategy(client, {
-    strategy: config.batchStrategy,
-    singleConcurrency: config.singleConcurrency,
-    reprobeSeconds: config.reprobeSeconds,
-    logger,
-  });
+  const strategy = new GuardedStrategy(
+    createStrategy(client, {
+      strategy: config.batchStrategy,
+      singleConcurrency: config.singleConcurrency,
+      reprobeSeconds: config.reprobeSeconds,
+      logger,
+    }),
+    guard,
+    (ids) => metrics.pausedProfiles.inc({ account: accountId }, ids),
+  );
   const fetcher = new ProfileFetcher(strategy, { retries: config.graphMaxRetries, baseMs: config.graphRetryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ strategy: report.strategy }, report.ids),
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),

@@ -8,6 +8,8 @@ export interface GatewayContext {
   account: AccountProfiles;
   profiles: ProfileLoader;
   maxIdsPerQuery: number;
+  /** MAX_IDS_PER_QUERY bounds the whole request too (many aliased calls), not only one call. */
+  idsLeft: { count: number };
   /** Profiles served stale because Meta failed; reported in `extensions.staleProfiles`. */
   staleProfiles: Array<{ igsid: string } & StaleNotice>;
 }

@@ -9,17 +9,27 @@ function invalidIgsid(id: string) {
   return badUserInput(`"${shown}" is not an Instagram-scoped ID (IGSID): expected 1–20 digits.`, shown);
 }
 
+/** Counts ids against the request's MAX_IDS_PER_QUERY budget, shared by every root field of the request. */
+function spendIds(idsLeft: { count: number }, n: number, max: number) {
+  if (n > idsLeft.count) {
+    throw badUserInput(`This request asks for more than ${max} ids in total across its fields (MAX_IDS_PER_QUERY).`);
+  }
+  idsLeft.count -= n;
+}
+
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
 export const resolvers: Resolvers = {
   Query: {
-    instagramUser: (_parent, { id }, { profiles }, info) => {
+    instagramUser: (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
+      spendIds(idsLeft, 1, maxIdsPerQuery);
       return profiles.load(id, selectedGraphFields(info));
     },
-    instagramUsers: (_parent, { ids }, { profiles, maxIdsPerQuery }, info) => {
+    instagramUsers: (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
       }
+      spendIds(idsLeft, ids.length, maxIdsPerQuery);
       const fields = selectedGraphFields(info);
       // One entry per requested id, in order and with repeats: an invalid or failing id becomes
       // null at its own index with its own error, and never costs its neighbours their answer.
