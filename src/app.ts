@@ -65,6 +65,11 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     bodyLimit: config.limits.bodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
+  let closing = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // Fastify's own 413 names no setting; say which one to raise.
   app.setErrorHandler((error: { statusCode?: number }, _request, reply) => {
     if (error.statusCode !== 413) return reply.send(error);
@@ -93,6 +98,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     listen: () => app.listen({ port: config.port, host: config.host }),
     async close() {
       // Stops accepting, then waits for in-flight requests (Apollo's drain plugin); the caller bounds the wait.
+      closing = true;
       await app.close();
       await store?.close();
       await simulator?.close();
