@@ -5,7 +5,7 @@ import { createLogger } from './logger.js';
 /** Values no log line may contain. */
 function secretsOf(config: Config): Array<string | undefined> {
   const redisPassword = config.cache.redisUrl ? decodeURIComponent(new URL(config.cache.redisUrl).password) : undefined;
-  return [config.accessToken, config.appSecret, redisPassword];
+  return [config.accessToken, config.appSecret, config.webhook.verifyToken, redisPassword];
 }
 
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */

@@ -40,7 +40,7 @@ export async function startStack(options: { env?: Record<string, string>; sim?: 
   const logs: string[] = [];
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.accessToken, config.appSecret],
+    secrets: [config.accessToken, config.appSecret, config.webhook.verifyToken],
     destination: { write: (line: string) => logs.push(line) },
   });
   const gateway = await createGateway(config, logger);
