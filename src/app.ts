@@ -3,6 +3,7 @@ import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
+import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
@@ -87,6 +88,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   await registerGraphQL(app, { config, accounts, logger });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 
   return {

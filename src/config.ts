@@ -69,6 +69,21 @@ export const SETTINGS = {
     default: undefined,
     schema: secret.optional(),
   },
+  INSTAGRAM_WEBHOOK_VERIFY_TOKEN: {
+    meaning: 'Verify token of the Instagram messaging webhook (`GET /webhooks/instagram` handshake). Unset: the handshake answers 403.',
+    default: undefined,
+    schema: secret.optional(),
+  },
+  WEBHOOK_MAX_BODY_BYTES: {
+    meaning: 'Largest webhook delivery accepted, in bytes (larger → 413).',
+    default: '1048576',
+    schema: int(1024, 100 * 1024 * 1024),
+  },
+  WEBHOOK_DEDUPE_TTL_SECONDS: {
+    meaning: 'How long a webhook item (message `mid` or digest) is remembered so redeliveries are skipped.',
+    default: '86400',
+    schema: int(60, 30 * 86_400),
+  },
   INSTAGRAM_GRAPH_URL: {
     meaning: 'Graph API host.',
     default: 'https://graph.instagram.com',
@@ -271,6 +286,11 @@ export interface Config {
     negativeTtlSeconds: number;
     picMarginSeconds: number;
   };
+  webhook: {
+    verifyToken: string | undefined;
+    maxBodyBytes: number;
+    dedupeTtlSeconds: number;
+  };
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -361,6 +381,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       negativeTtlSeconds: s.NEGATIVE_TTL_SECONDS,
       picMarginSeconds: s.PROFILE_PIC_EXPIRY_MARGIN_SECONDS,
     },
+    webhook: {
+      verifyToken: s.INSTAGRAM_WEBHOOK_VERIFY_TOKEN,
+      maxBodyBytes: s.WEBHOOK_MAX_BODY_BYTES,
+      dedupeTtlSeconds: s.WEBHOOK_DEDUPE_TTL_SECONDS,
+    },
     port: s.PORT,
     host: s.HOST,
     logLevel: s.LOG_LEVEL,
@@ -372,7 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** Every secret value in the configuration, for the logger to scrub. */
 export function configSecrets(config: Config): string[] {
   const redisPassword = config.cache.redisUrl ? decodeURIComponent(new URL(config.cache.redisUrl).password) : undefined;
-  const values = [config.accessToken, config.appSecret, redisPassword];
+  const values = [config.accessToken, config.appSecret, config.webhook.verifyToken, redisPassword];
   for (const account of config.accounts) values.push(account.accessToken, account.appSecret);
   for (const key of config.apiKeys ?? []) values.push(key.key);
   return values.filter((value): value is string => typeof value === 'string');

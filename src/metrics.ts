@@ -100,6 +100,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'igpg_webhook_deliveries_total',
+    help: 'Webhook POSTs: accepted (answered 200), rejected (by reason), and duplicate (accepted, but every item was a redelivery).',
+    labelNames: ['result', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookEvents = new Counter({
+    name: 'igpg_webhook_events_total',
+    help: 'Webhook messaging items by type (message, postback, optin, referral, other) and result (processed, duplicate, echo, unknown_account, invalid, ignored).',
+    labelNames: ['type', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookPrefetches = new Counter({
+    name: 'igpg_webhook_prefetched_profiles_total',
+    help: 'Profiles prefetched after a webhook, by account and result (ok or gateway error code).',
+    labelNames: ['account', 'result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }

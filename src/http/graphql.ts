@@ -1,6 +1,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import DataLoader from 'dataloader';
 import type { FastifyInstance } from 'fastify';
 import { parse, type GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
@@ -70,6 +71,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
       return {
         account,
         profiles: new ProfileLoader(account.source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
+        interactions: new DataLoader((igsids: readonly string[]) => account.interactions.lastAt(igsids)),
         maxIdsPerQuery: deps.config.maxIdsPerQuery,
         idsLeft: { count: deps.config.maxIdsPerQuery },
         staleProfiles,

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import { UpstreamBatcher } from './batcher.js';
 import type { CacheStore } from './cache-store.js';
 import { CachedProfileSource } from './service.js';
+import { createInteractionLog, type InteractionLog } from './interactions.js';
 import { UpstreamSource, type ProfileSource } from './source.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
@@ -18,6 +19,10 @@ export interface AccountProfiles {
   source: ProfileSource;
   /** Drops the cached entry of an IGSID, when caching is on. */
   forget(igsid: string): Promise<void>;
+  /** Drops a cached `CONSENT_REQUIRED` / `USER_BLOCKED` answer (the person just interacted); keeps a profile. */
+  forgetNegative(igsid: string): Promise<void>;
+  /** When each person last interacted, from messaging webhooks. */
+  interactions: InteractionLog;
 }
 
 export interface AccountDeps {
@@ -84,8 +89,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
       })
     : new UpstreamSource(fetcher);
 
-  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined };
   const c = config.cache;
+  const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
+  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
   const cached = new CachedProfileSource(
     `${c.keyPrefix}:${accountId}`,
     deps.store,
@@ -100,7 +106,13 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cached, forget: (igsid) => cached.forget(igsid) };
+  return {
+    id: accountId,
+    source: cached,
+    forget: (igsid) => cached.forget(igsid),
+    forgetNegative: (igsid) => cached.forgetNegative(igsid),
+    interactions,
+  };
 }
 
 /**

@@ -49,5 +49,9 @@ export const resolvers: Resolvers = {
     isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
     isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
     isVerifiedUser: (profile) => profile.is_verified_user ?? null,
+    lastInteractionAt: async (profile, _args, { interactions }) => {
+      const at = await interactions.load(profile.id);
+      return at === null ? null : new Date(at).toISOString();
+    },
   },
 };
