@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
 import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
+import { tempJson } from './support/files.js';
 import { ALL_FIELDS, igsids, startStack, type Stack } from './support/stack.js';
 
 const APP_SECRET = 'whk-app-secret-7f3a9c1e5b';
@@ -345,6 +346,38 @@ describe('redeliveries across restarts (Redis)', () => {
       expect(second.sim.calls).toHaveLength(0);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('accounts of different Meta apps', () => {
+  it('accepts a delivery signed by any configured app, but lets it touch only that app\'s accounts', async () => {
+    const [bizA, bizB] = ['17841400000000311', '17841400000000322'];
+    const [secretA, secretB] = ['app-a-secret-0f1e2d3c4b', 'app-b-secret-9a8b7c6d5e'];
+    const multi = await startStack({
+      env: {
+        INSTAGRAM_ACCESS_TOKEN: '',
+        INSTAGRAM_ACCOUNTS_FILE: tempJson([
+          { id: bizA, accessToken: 'token-a-5a5a5a5a', appSecret: secretA },
+          { id: bizB, accessToken: 'token-b-6b6b6b6b', appSecret: secretB },
+        ]),
+      },
+      sim: { tokens: { 'token-a-5a5a5a5a': bizA, 'token-b-6b6b6b6b': bizB }, appSecrets: { [bizA]: secretA, [bizB]: secretB } },
+    });
+    try {
+      const [fromA, fromB] = igsids(2, 9100);
+      const body = JSON.stringify(delivery({ id: bizA, messaging: [message(fromA!, 'm.a1')] }, { id: bizB, messaging: [message(fromB!, 'm.b1')] }));
+      expect((await deliver(multi.url, body, { signature: sign(body, secretA) })).status).toBe(200);
+      await waitFor(async () => multi.sim.calls.some((call) => call.kind === 'batch'), 'the prefetch');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Only account A's sender was prefetched, with account A's token.
+      const prefetched = multi.sim.calls.filter((call) => call.kind === 'batch');
+      expect(prefetched.flatMap((call) => call.ids)).toEqual([fromA]);
+      expect(prefetched.every((call) => call.businessId === bizA)).toBe(true);
+      expect(await metric(multi.url, 'igpg_webhook_events_total', { result: 'other_app' })).toBe(1);
+      expect((await deliver(multi.url, body, { signature: sign(body, 'not-a-configured-secret') })).status).toBe(403);
+    } finally {
+      await multi.close();
     }
   });
 });

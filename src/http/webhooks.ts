@@ -27,7 +27,16 @@ export interface WebhookDeps {
 export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
   const { config, metrics, logger } = deps;
   const { verifyToken, maxBodyBytes, dedupeTtlSeconds } = config.webhook;
-  const appSecret = config.appSecret;
+  // Deliveries are signed by the Meta app: with an accounts file, accounts may belong to different
+  // apps. A delivery may touch only the accounts of the app whose secret signed it.
+  const appSecretOf = (accountId: string): string | undefined => {
+    const entry = config.accounts.find((account) => account.id === accountId) ?? (config.accounts.length === 1 && !config.accounts[0]!.id ? config.accounts[0] : undefined);
+    return entry ? entry.appSecret : config.appSecret;
+  };
+  const appSecrets = [...new Set([config.appSecret, ...config.accounts.map((account) => account.appSecret)])].filter(
+    (secret): secret is string => typeof secret === 'string',
+  );
+  const appSecret = appSecrets[0];
   if (verifyToken && !appSecret) {
     logger.warn('INSTAGRAM_WEBHOOK_VERIFY_TOKEN is set but INSTAGRAM_APP_SECRET is not: webhook deliveries cannot be verified and will be refused (503)');
   }
@@ -77,15 +86,24 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
     scope.post(WEBHOOK_PATH, async (request, reply) => {
       if (!appSecret) return reject(reply, 503, 'unconfigured', 'webhook deliveries cannot be verified: INSTAGRAM_APP_SECRET is not set');
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const signature = checkSignature(raw, request.headers['x-hub-signature-256'], appSecret);
-      if (signature === 'missing') return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
-      if (signature === 'forged') return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
+      const header = request.headers['x-hub-signature-256'];
+      const signedWith = appSecrets.find((secret) => checkSignature(raw, header, secret) === 'valid');
+      if (!signedWith && checkSignature(raw, header, appSecret) === 'missing') {
+        return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
+      }
+      if (!signedWith) return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
       const delivery = parseDelivery(raw);
       if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
+      const entries = delivery.entries.filter((entry) => {
+        if (appSecretOf(entry.accountId) === signedWith) return true;
+        for (const event of entry.events) metrics.webhookEvents.inc({ type: event.type, result: 'other_app' });
+        logger.warn({ account: entry.accountId }, 'webhook entry for an account of another Meta app skipped');
+        return false;
+      });
 
       metrics.webhookDeliveries.inc({ result: 'accepted' });
       // Acknowledge now (Meta wants 200 within seconds); the cache and Meta are consulted after.
-      const work = processDelivery(delivery.entries, {
+      const work = processDelivery(entries, {
         accounts: deps.accounts,
         dedupe,
         keyPrefix: config.cache.keyPrefix,
