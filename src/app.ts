@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
 import { registerPlayground } from './http/playground.js';
+import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
@@ -43,20 +44,38 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
       })
     : undefined;
-  const account = await createAccountProfiles({
-    config,
-    graphUrl: simulator?.url ?? config.graphUrl,
-    credentials: simulator ? { accessToken: SIMULATOR_TOKEN } : { accessToken: config.accessToken!, appSecret: config.appSecret },
-    logger,
-    metrics,
-    store,
-  });
-  const accounts = new AccountRegistry([account]);
+  // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
+  const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
+  const profiles = await Promise.all(
+    credentials.map((account) =>
+      createAccountProfiles({
+        config,
+        graphUrl: simulator?.url ?? config.graphUrl,
+        credentials: { accessToken: account.accessToken, appSecret: account.appSecret },
+        accountId: account.id,
+        logger,
+        metrics,
+        store,
+      }),
+    ),
+  );
+  const accounts = new AccountRegistry(profiles);
 
   // Fastify's per-request info lines would dominate the log under load; one debug line per request instead.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.limits.bodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
+  });
+  // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
+  let closing = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  // Fastify's own 413 names no setting; say which one to raise.
+  app.setErrorHandler((error: { statusCode?: number }, _request, reply) => {
+    if (error.statusCode !== 413) return reply.send(error);
+    return reply.code(413).send({ error: 'Payload Too Large', message: `The request body exceeds ${config.limits.bodyBytes} bytes (MAX_BODY_BYTES).` });
   });
   if (simulator) {
     app.addHook('onSend', async (_request, reply) => {
@@ -71,6 +90,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   });
   registerPlayground(app, { config });
   await registerGraphQL(app, { config, accounts, logger });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 
   return {
@@ -81,6 +101,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     simulator,
     listen: () => app.listen({ port: config.port, host: config.host }),
     async close() {
+      // Stops accepting, then waits for in-flight requests (Apollo's drain plugin); the caller bounds the wait.
+      closing = true;
       await app.close();
       await store?.close();
       await simulator?.close();

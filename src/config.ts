@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { ConfigError } from './config-error.js';
+import { loadAccountsFile, type AccountCredentials } from './accounts-file.js';
+import { loadApiKeysFile, type ApiKey } from './api-keys.js';
 
 /**
  * Every setting the gateway reads from the environment, declared once: name, meaning, default and
@@ -51,10 +54,35 @@ export const SETTINGS = {
     default: undefined,
     schema: secret.optional(),
   },
+  INSTAGRAM_ACCOUNTS_FILE: {
+    meaning: 'Path to a JSON array of business accounts `[{"id","accessToken","appSecret"?}]` (see "Accounts and API keys"); instead of `INSTAGRAM_ACCESS_TOKEN`.',
+    default: undefined,
+    schema: z.string().trim().min(1, 'must not be empty').optional(),
+  },
+  GATEWAY_API_KEYS_FILE: {
+    meaning: 'Path to a JSON array of client keys `[{"key","accounts"}]`; when set every `/graphql` request needs `Authorization: Bearer <key>`. Required in production with several accounts.',
+    default: undefined,
+    schema: z.string().trim().min(1, 'must not be empty').optional(),
+  },
   INSTAGRAM_APP_SECRET: {
-    meaning: 'App secret: adds `appsecret_proof` to every Graph call (and verifies webhook signatures).',
+    meaning: 'App secret: adds `appsecret_proof` to every Graph call (and verifies webhook signatures); the default for accounts-file entries without their own `appSecret`.',
     default: undefined,
     schema: secret.optional(),
+  },
+  INSTAGRAM_WEBHOOK_VERIFY_TOKEN: {
+    meaning: 'Verify token of the Instagram messaging webhook (`GET /webhooks/instagram` handshake). Unset: the handshake answers 403.',
+    default: undefined,
+    schema: secret.optional(),
+  },
+  WEBHOOK_MAX_BODY_BYTES: {
+    meaning: 'Largest webhook delivery accepted, in bytes (larger → 413).',
+    default: '1048576',
+    schema: int(1024, 100 * 1024 * 1024),
+  },
+  WEBHOOK_DEDUPE_TTL_SECONDS: {
+    meaning: 'How long a webhook item (message `mid` or digest) is remembered so redeliveries are skipped.',
+    default: '86400',
+    schema: int(60, 30 * 86_400),
   },
   INSTAGRAM_GRAPH_URL: {
     meaning: 'Graph API host.',
@@ -165,6 +193,36 @@ export const SETTINGS = {
     default: '500',
     schema: int(1, 100_000),
   },
+  MAX_BODY_BYTES: {
+    meaning: 'Largest accepted request body; larger ones get HTTP 413.',
+    default: '1048576',
+    schema: int(1024, 100 * 1024 * 1024),
+  },
+  MAX_QUERY_DEPTH: {
+    meaning: 'Deepest selection nesting a GraphQL operation may have (profile queries need 2, the standard introspection query 15).',
+    default: '15',
+    schema: int(2, 100),
+  },
+  MAX_ROOT_FIELDS: {
+    meaning: 'Most root fields (aliases included) one GraphQL operation may select.',
+    default: '250',
+    schema: int(1, 10_000),
+  },
+  MAX_BATCH_OPERATIONS: {
+    meaning: 'Most operations in one batched HTTP request (a JSON array body).',
+    default: '10',
+    schema: int(1, 1000),
+  },
+  USAGE_THROTTLE_PERCENT: {
+    meaning: 'When Meta\'s `X-App-Usage` / `X-Business-Use-Case-Usage` for an account reaches this percentage, the gateway stops calling Meta for it for a while (answers from cache or `RATE_LIMITED`).',
+    default: '90',
+    schema: int(1, 100),
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    meaning: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits with code 1.',
+    default: '10000',
+    schema: int(100, 600_000),
+  },
   PLAYGROUND: {
     meaning: 'Serve the GraphiQL playground on `/playground` (and to browsers opening `/graphql`). Unset: on, except off when `NODE_ENV=production`.',
     default: undefined,
@@ -191,7 +249,7 @@ export const SETTINGS = {
     schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   },
   NODE_ENV: {
-    meaning: '`production` refuses to start without a token and hides stack traces.',
+    meaning: '`production` refuses to start without a token or accounts file, or with several accounts and no `GATEWAY_API_KEYS_FILE`; it turns the playground and introspection off unless set.',
     default: 'development',
     schema: z.string().trim(),
   },
@@ -201,6 +259,18 @@ type Settings = typeof SETTINGS;
 type SettingValues = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
 
 export interface Config {
+  /** The business accounts served: from INSTAGRAM_ACCOUNTS_FILE, or one from INSTAGRAM_ACCESS_TOKEN; empty in demo mode. */
+  accounts: AccountCredentials[];
+  /** Client keys from GATEWAY_API_KEYS_FILE; undefined when clients need no key. */
+  apiKeys: ApiKey[] | undefined;
+  limits: {
+    bodyBytes: number;
+    queryDepth: number;
+    rootFields: number;
+    batchOperations: number;
+  };
+  usageThrottlePercent: number;
+  shutdownTimeoutMs: number;
   accessToken: string | undefined;
   appSecret: string | undefined;
   graphUrl: string;
@@ -230,6 +300,11 @@ export interface Config {
   playground: boolean;
   /** GraphQL introspection; default off in production. */
   introspection: boolean;
+  webhook: {
+    verifyToken: string | undefined;
+    maxBodyBytes: number;
+    dedupeTtlSeconds: number;
+  };
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -238,10 +313,7 @@ export interface Config {
   simulated: boolean;
 }
 
-/** A configuration problem, worded as one line that names the variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 export function settingDocs(): SettingDoc[] {
   return Object.entries(SETTINGS).map(([name, s]) => ({ name, meaning: s.meaning, default: s.default ?? '—' }));
@@ -267,12 +339,37 @@ function readSettings(env: NodeJS.ProcessEnv): SettingValues {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const s = readSettings(env);
   const production = s.NODE_ENV === 'production';
-  if (production && !s.INSTAGRAM_ACCESS_TOKEN) {
+  if (s.INSTAGRAM_ACCOUNTS_FILE && s.INSTAGRAM_ACCESS_TOKEN) {
+    // Merging would make it unclear which token serves which account: one source of truth.
+    throw new ConfigError('set INSTAGRAM_ACCOUNTS_FILE or INSTAGRAM_ACCESS_TOKEN, not both (put every account in the file)');
+  }
+  if (production && !s.INSTAGRAM_ACCESS_TOKEN && !s.INSTAGRAM_ACCOUNTS_FILE) {
     throw new ConfigError(
-      'INSTAGRAM_ACCESS_TOKEN is required when NODE_ENV=production (the built-in simulator only runs outside production)',
+      'INSTAGRAM_ACCESS_TOKEN or INSTAGRAM_ACCOUNTS_FILE is required when NODE_ENV=production (the built-in simulator only runs outside production)',
+    );
+  }
+  const accounts: AccountCredentials[] = s.INSTAGRAM_ACCOUNTS_FILE
+    ? loadAccountsFile(s.INSTAGRAM_ACCOUNTS_FILE, s.INSTAGRAM_APP_SECRET)
+    : s.INSTAGRAM_ACCESS_TOKEN
+      ? [{ accessToken: s.INSTAGRAM_ACCESS_TOKEN, appSecret: s.INSTAGRAM_APP_SECRET }]
+      : [];
+  const apiKeys = s.GATEWAY_API_KEYS_FILE ? loadApiKeysFile(s.GATEWAY_API_KEYS_FILE) : undefined;
+  if (production && accounts.length > 1 && !apiKeys) {
+    throw new ConfigError(
+      `GATEWAY_API_KEYS_FILE is required when NODE_ENV=production and several accounts are configured (${accounts.length}): otherwise anyone reaching /graphql could read every account's profiles`,
     );
   }
   return {
+    accounts,
+    apiKeys,
+    limits: {
+      bodyBytes: s.MAX_BODY_BYTES,
+      queryDepth: s.MAX_QUERY_DEPTH,
+      rootFields: s.MAX_ROOT_FIELDS,
+      batchOperations: s.MAX_BATCH_OPERATIONS,
+    },
+    usageThrottlePercent: s.USAGE_THROTTLE_PERCENT,
+    shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
     accessToken: s.INSTAGRAM_ACCESS_TOKEN,
     appSecret: s.INSTAGRAM_APP_SECRET,
     graphUrl: s.INSTAGRAM_GRAPH_URL,
@@ -300,10 +397,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     playground: s.PLAYGROUND ?? !production,
     introspection: s.INTROSPECTION ?? !production,
+    webhook: {
+      verifyToken: s.INSTAGRAM_WEBHOOK_VERIFY_TOKEN,
+      maxBodyBytes: s.WEBHOOK_MAX_BODY_BYTES,
+      dedupeTtlSeconds: s.WEBHOOK_DEDUPE_TTL_SECONDS,
+    },
     port: s.PORT,
     host: s.HOST,
     logLevel: s.LOG_LEVEL,
     production,
-    simulated: !s.INSTAGRAM_ACCESS_TOKEN,
+    simulated: accounts.length === 0,
   };
+}
+
+/** Every secret value in the configuration, for the logger to scrub. */
+export function configSecrets(config: Config): string[] {
+  const redisPassword = config.cache.redisUrl ? decodeURIComponent(new URL(config.cache.redisUrl).password) : undefined;
+  const values = [config.accessToken, config.appSecret, config.webhook.verifyToken, redisPassword];
+  for (const account of config.accounts) values.push(account.accessToken, account.appSecret);
+  for (const key of config.apiKeys ?? []) values.push(key.key);
+  return values.filter((value): value is string => typeof value === 'string');
 }

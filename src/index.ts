@@ -1,28 +1,33 @@
 import { createGateway } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, configSecrets, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-
-/** Values no log line may contain. */
-function secretsOf(config: Config): Array<string | undefined> {
-  const redisPassword = config.cache.redisUrl ? decodeURIComponent(new URL(config.cache.redisUrl).password) : undefined;
-  return [config.accessToken, config.appSecret, redisPassword];
-}
 
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config) });
+  const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   const gateway = await createGateway(config, logger);
   const address = await gateway.listen();
-  logger.info({ address, graphql: `${address}/graphql`, strategy: config.batchStrategy, version: config.apiVersion }, 'ig-profile-gateway listening');
+  logger.info(
+    { address, graphql: `${address}/graphql`, strategy: config.batchStrategy, version: config.apiVersion, accounts: gateway.accounts.list().map((a) => a.id), apiKeys: config.apiKeys?.length ?? 0 },
+    'ig-profile-gateway listening',
+  );
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing requests in flight');
+    // Bounded: a request that never ends must not keep a stopping process alive.
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'requests still in flight after SHUTDOWN_TIMEOUT_MS: exiting anyway');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     gateway.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -65,6 +65,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly accountUsage = new Gauge({
+    name: 'igpg_account_usage_percent',
+    help: 'Highest figure of the latest X-App-Usage / X-Business-Use-Case-Usage seen for an account (compared with USAGE_THROTTLE_PERCENT).',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pauses = new Counter({
+    name: 'igpg_account_pauses_total',
+    help: 'Times the gateway paused calls to Meta for an account, by reason (usage: threshold crossed; throttled: Meta throttled a call).',
+    labelNames: ['account', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pausedProfiles = new Counter({
+    name: 'igpg_account_paused_profiles_total',
+    help: 'Profile lookups answered RATE_LIMITED without calling Meta because the account was paused.',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
   readonly appUsage = new Gauge({
     name: 'igpg_graph_app_usage_percent',
     help: 'Latest X-App-Usage figures from Meta (percent of the app allowance).',
@@ -76,6 +97,27 @@ export class Metrics {
     name: 'igpg_graph_business_usage_percent',
     help: 'Latest X-Business-Use-Case-Usage figures from Meta, per business id.',
     labelNames: ['business', 'metric'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'igpg_webhook_deliveries_total',
+    help: 'Webhook POSTs: accepted (answered 200), rejected (by reason), and duplicate (accepted, but every item was a redelivery).',
+    labelNames: ['result', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookEvents = new Counter({
+    name: 'igpg_webhook_events_total',
+    help: 'Webhook messaging items by type (message, postback, optin, referral, other) and result (processed, duplicate, echo, unknown_account, invalid, ignored).',
+    labelNames: ['type', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookPrefetches = new Counter({
+    name: 'igpg_webhook_prefetched_profiles_total',
+    help: 'Profiles prefetched after a webhook, by account and result (ok or gateway error code).',
+    labelNames: ['account', 'result'] as const,
     registers: [this.registry],
   });
 

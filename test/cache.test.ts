@@ -167,16 +167,17 @@ describe('in-memory cache', () => {
 
 describe('coalescing across requests', () => {
   it('200 concurrent requests for 200 cold ids cost about ⌈200/50⌉ round trips', async () => {
-    stack = await startStack({ sim: { latencyMs: 40 } });
+    // A slow upstream keeps this count independent of how fast this busy machine delivers the 200
+    // requests (group commit sends a partial group per round trip); the benchmark measures 40 ms.
+    stack = await startStack({ sim: { latencyMs: 250 } });
     const ids = igsids(200, 2000);
     const answers = await Promise.all(ids.map((id) => stack!.gql<{ instagramUser: { id: string } }>(ONE, { id })));
     expect(answers.map((answer) => answer.data?.instagramUser.id)).toEqual(ids);
     const trips = profileCalls(stack);
     expect(trips.every((call) => call.kind === 'batch' && call.ids.length <= 50)).toBe(true);
     expect(trips.flatMap((call) => call.ids).sort()).toEqual([...ids].sort());
-    // Requests reach the gateway spread over ~150 ms here (the test client shares the CPU); the
-    // benchmark measures the tighter figure. Without coalescing this would be 200 round trips.
-    expect(trips.length).toBeLessThanOrEqual(8);
+    // Without coalescing this would be 200 round trips.
+    expect(trips.length).toBeLessThanOrEqual(6);
   });
 
   it('50 concurrent requests for one cold id cost one upstream read', async () => {

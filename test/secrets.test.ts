@@ -34,7 +34,8 @@ describe('secrets never leave the gateway', () => {
   it('stay out of logs and answers while errors of every kind are driven', async () => {
     const ids = igsids(8, 40);
     const kinds = ['consent', 'blocked', 'rateLimited', 'tokenInvalid', 'permission', 'transient', 'unknownUser'] as const;
-    kinds.forEach((kind, i) => sim.setScenario(ids[i]!, { kind } as never));
+    // The throttle pauses the account (see the usage guard) for the advertised 1 s only.
+    kinds.forEach((kind, i) => sim.setScenario(ids[i]!, (kind === 'rateLimited' ? { kind, etaMinutes: 0, retryAfterSeconds: 1 } : { kind }) as never));
     const query = `query($ids: [ID!]!) { instagramUsers(ids: $ids) { id name username profilePic } }`;
     for (const strategy of ['batch', 'single']) {
       const answer = await postGraphQL(url, query, { ids: [...ids, 'bad-id'] });
@@ -45,7 +46,8 @@ describe('secrets never leave the gateway', () => {
     // A request that breaks GraphQL itself, and one for an unknown route.
     answers.push(JSON.stringify(await postGraphQL(url, '{ instagramUser(id: ) }')));
     answers.push(await (await fetch(`${url}/nope?access_token=${TOKEN}`)).text());
-    // Meta refusing the token for everything.
+    // Meta refusing the token for everything (once the throttle pause is over).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     sim.configure({ tokens: { 'another-token': BUSINESS } });
     answers.push(JSON.stringify(await postGraphQL(url, query, { ids: igsids(2, 90) })));
     expect(answers.at(-1)).toContain('ACCESS_TOKEN_INVALID');

@@ -1,13 +1,28 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import DataLoader from 'dataloader';
 import type { FastifyInstance } from 'fastify';
+import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ProfileLoader } from '../profiles/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
+import { limitRules } from '../schema/limits.js';
+import { RequestAuthorizer, requestError } from './auth.js';
+
+const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
+
+/** Apollo prefixes errors thrown while building the context; ours are deliberate refusals, worded for clients. */
+function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && REFUSALS.has(code) && formatted.message.startsWith('Context creation failed: ')) {
+    return { ...formatted, message: formatted.message.slice('Context creation failed: '.length) };
+  }
+  return formatted;
+}
 
 /** Adds `extensions.staleProfiles` when some profile was served stale because Meta failed. */
 const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
@@ -31,20 +46,35 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     includeStacktraceInErrorResponses: false,
     introspection: deps.config.introspection,
     logger: deps.logger,
+    formatError,
+    validationRules: limitRules(deps.config.limits),
+    // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
+    allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
     plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin, ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
+  const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
-    context: async (): Promise<GatewayContext> => {
-      const account = deps.accounts.only()!;
+    context: async (request): Promise<GatewayContext> => {
+      const { batchOperations } = deps.config.limits;
+      if (Array.isArray(request.body) && request.body.length > batchOperations) {
+        throw requestError(
+          'BAD_USER_INPUT',
+          400,
+          `The batch holds ${request.body.length} operations; at most ${batchOperations} are allowed (MAX_BATCH_OPERATIONS).`,
+        );
+      }
+      const account = authorizer.authorize(request);
       const staleProfiles: GatewayContext['staleProfiles'] = [];
       return {
         account,
         profiles: new ProfileLoader(account.source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
+        interactions: new DataLoader((igsids: readonly string[]) => account.interactions.lastAt(igsids)),
         maxIdsPerQuery: deps.config.maxIdsPerQuery,
+        idsLeft: { count: deps.config.maxIdsPerQuery },
         staleProfiles,
       };
     },

@@ -3,11 +3,13 @@ import type { Config } from '../config.js';
 import { GraphClient, GraphNetworkError, type GraphCredentials } from '../graph/client.js';
 import { ProfileFetcher } from '../graph/fetcher.js';
 import { createStrategy } from '../graph/strategies/index.js';
+import { GuardedStrategy, UsageGuard } from '../graph/usage-guard.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { UpstreamBatcher } from './batcher.js';
 import type { CacheStore } from './cache-store.js';
 import { CachedProfileSource } from './service.js';
+import { createInteractionLog, type InteractionLog } from './interactions.js';
 import { UpstreamSource, type ProfileSource } from './source.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
@@ -17,6 +19,10 @@ export interface AccountProfiles {
   source: ProfileSource;
   /** Drops the cached entry of an IGSID, when caching is on. */
   forget(igsid: string): Promise<void>;
+  /** Drops a cached `CONSENT_REQUIRED` / `USER_BLOCKED` answer (the person just interacted); keeps a profile. */
+  forgetNegative(igsid: string): Promise<void>;
+  /** When each person last interacted, from messaging webhooks. */
+  interactions: InteractionLog;
 }
 
 export interface AccountDeps {
@@ -39,23 +45,37 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     credentials: deps.credentials,
     timeoutMs: config.graphTimeoutMs,
     logger,
-    onResponse: (headers) => metrics.recordUsageHeaders(headers),
+    onResponse: (headers) => {
+      metrics.recordUsageHeaders(headers);
+      guard.observe(headers);
+    },
     onCall: (kind, outcome, durationMs) => {
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
       metrics.upstreamLatency.observe({ kind }, durationMs / 1000);
     },
+  });
+  const guard = new UsageGuard({
+    thresholdPercent: config.usageThrottlePercent,
+    logger,
+    label: () => accountLabel(),
+    onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
+    onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
   });
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';
   id ??= await learnAccountId(client, deps.credentials.accessToken, logger);
   const accountId = id;
-  const strategy = createStrategy(client, {
-    strategy: config.batchStrategy,
-    singleConcurrency: config.singleConcurrency,
-    reprobeSeconds: config.reprobeSeconds,
-    logger,
-  });
+  const strategy = new GuardedStrategy(
+    createStrategy(client, {
+      strategy: config.batchStrategy,
+      singleConcurrency: config.singleConcurrency,
+      reprobeSeconds: config.reprobeSeconds,
+      logger,
+    }),
+    guard,
+    (ids) => metrics.pausedProfiles.inc({ account: accountId }, ids),
+  );
   const fetcher = new ProfileFetcher(strategy, { retries: config.graphMaxRetries, baseMs: config.graphRetryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ strategy: report.strategy }, report.ids),
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
@@ -69,8 +89,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
       })
     : new UpstreamSource(fetcher);
 
-  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined };
   const c = config.cache;
+  const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
+  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
   const cached = new CachedProfileSource(
     `${c.keyPrefix}:${accountId}`,
     deps.store,
@@ -85,7 +106,13 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cached, forget: (igsid) => cached.forget(igsid) };
+  return {
+    id: accountId,
+    source: cached,
+    forget: (igsid) => cached.forget(igsid),
+    forgetNegative: (igsid) => cached.forgetNegative(igsid),
+    interactions,
+  };
 }
 
 /**

@@ -56,6 +56,12 @@ export class CachedProfileSource implements ProfileSource {
     await this.store.delete(this.keyOf(igsid));
   }
 
+  /** Forgets a remembered refusal (consent, blocked) but keeps a cached profile. */
+  async forgetNegative(igsid: string): Promise<void> {
+    const hit = await this.store.get<CacheEntry>(this.keyOf(igsid));
+    if (hit?.value.negative) await this.store.delete(this.keyOf(igsid));
+  }
+
   async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     const distinct = [...new Set(ids)];
     const now = Date.now();

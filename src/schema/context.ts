@@ -1,3 +1,4 @@
+import type DataLoader from 'dataloader';
 import type { StaleNotice } from '../graph/answer.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileLoader } from '../profiles/loader.js';
@@ -7,7 +8,11 @@ export interface GatewayContext {
   /** The business account this request reads profiles for. */
   account: AccountProfiles;
   profiles: ProfileLoader;
+  /** Last webhook interaction (epoch ms) per IGSID, batched per operation. */
+  interactions: DataLoader<string, number | null>;
   maxIdsPerQuery: number;
+  /** MAX_IDS_PER_QUERY bounds the whole request too (many aliased calls), not only one call. */
+  idsLeft: { count: number };
   /** Profiles served stale because Meta failed; reported in `extensions.staleProfiles`. */
   staleProfiles: Array<{ igsid: string } & StaleNotice>;
 }

@@ -1,5 +1,5 @@
 import { createGateway, type Gateway } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { configSecrets, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 
@@ -40,7 +40,7 @@ export async function startStack(options: { env?: Record<string, string>; sim?: 
   const logs: string[] = [];
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.accessToken, config.appSecret],
+    secrets: configSecrets(config),
     destination: { write: (line: string) => logs.push(line) },
   });
   const gateway = await createGateway(config, logger);

@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AccountRegistry } from '../accounts.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { CacheStore } from '../profiles/cache-store.js';
+import { WebhookDedupe } from '../webhooks/dedupe.js';
+import { parseDelivery } from '../webhooks/delivery.js';
+import { processDelivery } from '../webhooks/processor.js';
+import { checkSignature, secretsEqual } from '../webhooks/signature.js';
+
+export const WEBHOOK_PATH = '/webhooks/instagram';
+
+export interface WebhookDeps {
+  config: Config;
+  accounts: AccountRegistry;
+  metrics: Metrics;
+  store: CacheStore | undefined;
+  logger: Logger;
+}
+
+/**
+ * `GET /webhooks/instagram` (Meta's verification handshake) and `POST /webhooks/instagram`
+ * (signed messaging deliveries: checked, acknowledged at once, processed afterwards). In a plugin
+ * scope of its own, so its raw-body parser never touches `/graphql`.
+ */
+export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
+  const { config, metrics, logger } = deps;
+  const { verifyToken, maxBodyBytes, dedupeTtlSeconds } = config.webhook;
+  // Deliveries are signed by the Meta app: with an accounts file, accounts may belong to different
+  // apps. A delivery may touch only the accounts of the app whose secret signed it.
+  const appSecretOf = (accountId: string): string | undefined => {
+    const entry = config.accounts.find((account) => account.id === accountId) ?? (config.accounts.length === 1 && !config.accounts[0]!.id ? config.accounts[0] : undefined);
+    return entry ? entry.appSecret : config.appSecret;
+  };
+  const appSecrets = [...new Set([config.appSecret, ...config.accounts.map((account) => account.appSecret)])].filter(
+    (secret): secret is string => typeof secret === 'string',
+  );
+  const appSecret = appSecrets[0];
+  if (verifyToken && !appSecret) {
+    logger.warn('INSTAGRAM_WEBHOOK_VERIFY_TOKEN is set but INSTAGRAM_APP_SECRET is not: webhook deliveries cannot be verified and will be refused (503)');
+  }
+  const dedupe = new WebhookDedupe(deps.store, dedupeTtlSeconds * 1000);
+  const pending = new Set<Promise<void>>();
+
+  const reject = (reply: FastifyReply, status: number, reason: string, message: string) => {
+    metrics.webhookDeliveries.inc({ result: 'rejected', reason });
+    return reply.code(status).send({ error: message });
+  };
+
+  await app.register(async (scope) => {
+    // Every content type arrives as raw bytes: the signature covers the exact bytes Meta sent.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_request, body, done) => done(null, body));
+
+    scope.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reject(reply, 413, 'too_large', `delivery larger than WEBHOOK_MAX_BODY_BYTES (${maxBodyBytes} bytes)`);
+      }
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      if (status === 500) logger.error({ code: error.code }, 'webhook request failed');
+      return reject(reply, status, 'bad_request', status === 500 ? 'internal error' : 'bad request');
+    });
+
+    // Let background work finish before the cache store closes.
+    scope.addHook('onClose', async () => {
+      await Promise.allSettled([...pending]);
+    });
+
+    scope.get(WEBHOOK_PATH, async (request, reply) => {
+      const query = request.query as Record<string, unknown>;
+      const mode = query['hub.mode'];
+      const token = query['hub.verify_token'];
+      const challenge = query['hub.challenge'];
+      if (!verifyToken) return reply.code(403).send({ error: 'webhook verification is not configured (INSTAGRAM_WEBHOOK_VERIFY_TOKEN is unset)' });
+      if (mode !== 'subscribe' || typeof token !== 'string' || !secretsEqual(token, verifyToken)) {
+        return reply.code(403).send({ error: 'verification failed' });
+      }
+      if (typeof challenge !== 'string' || challenge.length === 0 || challenge.length > 200) {
+        return reply.code(400).send({ error: 'hub.challenge is missing or too long' });
+      }
+      logger.info('Instagram webhook subscription verified');
+      return reply.code(200).header('content-type', 'text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(challenge);
+    });
+
+    scope.post(WEBHOOK_PATH, async (request, reply) => {
+      if (!appSecret) return reject(reply, 503, 'unconfigured', 'webhook deliveries cannot be verified: INSTAGRAM_APP_SECRET is not set');
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const header = request.headers['x-hub-signature-256'];
+      const signedWith = appSecrets.find((secret) => checkSignature(raw, header, secret) === 'valid');
+      if (!signedWith && checkSignature(raw, header, appSecret) === 'missing') {
+        return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
+      }
+      if (!signedWith) return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
+      const delivery = parseDelivery(raw);
+      if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
+      const entries = delivery.entries.filter((entry) => {
+        if (appSecretOf(entry.accountId) === signedWith) return true;
+        for (const event of entry.events) metrics.webhookEvents.inc({ type: event.type, result: 'other_app' });
+        logger.warn({ account: entry.accountId }, 'webhook entry for an account of another Meta app skipped');
+        return false;
+      });
+
+      metrics.webhookDeliveries.inc({ result: 'accepted' });
+      // Acknowledge now (Meta wants 200 within seconds); the cache and Meta are consulted after.
+      const work = processDelivery(entries, {
+        accounts: deps.accounts,
+        dedupe,
+        keyPrefix: config.cache.keyPrefix,
+        prefetch: Boolean(deps.store),
+        metrics,
+        logger,
+      })
+        .catch((error: unknown) => logger.error({ err: error }, 'webhook processing failed'))
+        .finally(() => pending.delete(work));
+      pending.add(work);
+      return reply.code(200).send({ status: 'accepted' });
+    });
+  });
+}

@@ -1,0 +1,84 @@
+import type { AccountRegistry } from '../accounts.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { GRAPH_FIELDS } from '../profiles/types.js';
+import type { WebhookDedupe } from './dedupe.js';
+import type { DeliveryEntry } from './delivery.js';
+
+export interface ProcessorDeps {
+  accounts: AccountRegistry;
+  dedupe: WebhookDedupe;
+  keyPrefix: string;
+  /** False without a cache: a prefetched profile would have nowhere to stay. */
+  prefetch: boolean;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * The work after a delivery was acknowledged: skip echoes and redeliveries, then per account and
+ * per distinct sender record the interaction, drop a remembered refusal (the person just
+ * interacted, so consent now exists), and prefetch every profile field in ONE load — through the
+ * account's cache and shared batcher, so N distinct senders cost ⌈N/50⌉ round trips.
+ */
+export async function processDelivery(entries: readonly DeliveryEntry[], deps: ProcessorDeps): Promise<void> {
+  const { metrics } = deps;
+  // account id → sender → latest timestamp seen in this delivery
+  const senders = new Map<string, Map<string, number | undefined>>();
+  let fresh = 0;
+  let duplicates = 0;
+
+  for (const entry of entries) {
+    for (let i = 0; i < entry.invalid; i++) metrics.webhookEvents.inc({ type: 'other', result: 'invalid' });
+    const account = deps.accounts.get(entry.accountId);
+    if (!account) {
+      for (const event of entry.events) metrics.webhookEvents.inc({ type: event.type, result: 'unknown_account' });
+      if (entry.events.length) deps.logger.warn({ account: entry.accountId, items: entry.events.length }, 'webhook entry for an account this gateway does not serve: skipped');
+      continue;
+    }
+    for (const event of entry.events) {
+      // Echoes are the business's own messages: the "sender" is the business, not a person.
+      if (event.echo || event.senderId === account.id) {
+        metrics.webhookEvents.inc({ type: event.type, result: 'echo' });
+        continue;
+      }
+      if (event.type === 'other') {
+        metrics.webhookEvents.inc({ type: 'other', result: 'ignored' });
+        continue;
+      }
+      if (!(await deps.dedupe.claim(`${deps.keyPrefix}:${account.id}:webhook:${event.dedupeId}`))) {
+        duplicates += 1;
+        metrics.webhookEvents.inc({ type: event.type, result: 'duplicate' });
+        continue;
+      }
+      fresh += 1;
+      metrics.webhookEvents.inc({ type: event.type, result: 'processed' });
+      const bySender = senders.get(account.id) ?? new Map<string, number | undefined>();
+      const known = bySender.get(event.senderId);
+      bySender.set(event.senderId, Math.max(known ?? 0, event.timestamp ?? 0) || undefined);
+      senders.set(account.id, bySender);
+    }
+  }
+  if (duplicates > 0 && fresh === 0) metrics.webhookDeliveries.inc({ result: 'duplicate' });
+
+  await Promise.all([...senders].map(([accountId, bySender]) => prefetchAccount(accountId, bySender, deps)));
+}
+
+async function prefetchAccount(accountId: string, bySender: Map<string, number | undefined>, deps: ProcessorDeps): Promise<void> {
+  const account = deps.accounts.get(accountId)!;
+  const ids = [...bySender.keys()];
+  // Consent first, so the prefetch below asks Meta instead of replaying a remembered refusal.
+  await Promise.all(
+    ids.map(async (igsid) => {
+      await account.forgetNegative(igsid);
+      const at = bySender.get(igsid);
+      if (at !== undefined) await account.interactions.record(igsid, at);
+    }),
+  );
+  if (!deps.prefetch) return;
+  const outcomes = await account.source.load(ids, GRAPH_FIELDS);
+  for (const outcome of outcomes.values()) {
+    deps.metrics.webhookPrefetches.inc({ account: accountId, result: outcome.ok ? 'ok' : outcome.failure.code });
+  }
+  deps.logger.debug({ account: accountId, senders: ids.length }, 'webhook senders prefetched');
+}

@@ -1,0 +1,192 @@
+import { getIntrospectionQuery } from 'graphql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { spawnGateway, type GatewayProcess } from './support/process.js';
+import { igsids, postGraphQL, startStack, type Stack } from './support/stack.js';
+
+const ONE = `query($id: ID!) { instagramUser(id: $id) { id username } }`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Errors = Array<{ message: string; extensions?: Record<string, unknown> }>;
+
+let stack: Stack | undefined;
+let sim: Simulator | undefined;
+let child: GatewayProcess | undefined;
+afterEach(async () => {
+  await stack?.close();
+  await child?.stop();
+  await sim?.close();
+  stack = sim = child = undefined;
+});
+
+async function post(url: string, body: string | unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as { errors?: Errors; message?: string } & Record<string, unknown> };
+}
+
+describe('limits give clear errors, not crashes', () => {
+  it('root fields: 200 aliases pass, more than MAX_ROOT_FIELDS are refused before any upstream call', async () => {
+    stack = await startStack();
+    const ids = igsids(251, 5000);
+    const aliased = (n: number) => `{ ${ids.slice(0, n).map((id, i) => `u${i}: instagramUser(id: "${id}") { id }`).join(' ')} }`;
+    const ok = await stack.gql<Record<string, { id: string }>>(aliased(200));
+    expect(ok.errors).toBeUndefined();
+    expect(Object.keys(ok.data ?? {})).toHaveLength(200);
+    stack.sim.resetCalls();
+    const tooMany = await stack.gql(aliased(251));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(tooMany.errors?.[0]?.message).toBe('The operation selects 251 root fields (aliases included); at most 250 are allowed (MAX_ROOT_FIELDS).');
+    expect(stack.sim.calls).toHaveLength(0);
+  });
+
+  it('depth: the standard introspection query passes, deeper nesting is refused (fragments count)', async () => {
+    stack = await startStack({ env: { MAX_QUERY_DEPTH: '15' } });
+    expect((await stack.gql(getIntrospectionQuery())).errors).toBeUndefined();
+    const deep = `{ __schema { ...T } } fragment T on __Schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } } }`;
+    const answer = await stack.gql(deep);
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.message).toBe('The operation is nested 16 levels deep; at most 15 are allowed (MAX_QUERY_DEPTH).');
+  });
+
+  it('batched HTTP requests: allowed up to MAX_BATCH_OPERATIONS', async () => {
+    stack = await startStack({ env: { MAX_BATCH_OPERATIONS: '3' } });
+    const [a, b] = igsids(2, 5400);
+    const ok = await post(stack.url, [{ query: ONE, variables: { id: a } }, { query: ONE, variables: { id: b } }]);
+    expect(ok.status).toBe(200);
+    expect((ok.body as unknown as Array<{ data: { instagramUser: { id: string } } }>).map((r) => r.data.instagramUser.id)).toEqual([a, b]);
+    const tooMany = await post(stack.url, Array.from({ length: 4 }, () => ({ query: ONE, variables: { id: a } })));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.errors?.[0]).toMatchObject({
+      message: 'The batch holds 4 operations; at most 3 are allowed (MAX_BATCH_OPERATIONS).',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
+  it('body size: HTTP 413 with a short JSON reason naming MAX_BODY_BYTES', async () => {
+    stack = await startStack({ env: { MAX_BODY_BYTES: '2048' } });
+    const answer = await post(stack.url, { query: ONE, variables: { id: '1', pad: 'x'.repeat(4000) } });
+    expect(answer.status).toBe(413);
+    expect(answer.body).toEqual({ error: 'Payload Too Large', message: 'The request body exceeds 2048 bytes (MAX_BODY_BYTES).' });
+    expect((await stack.gql(ONE, { id: igsids(1)[0] })).errors).toBeUndefined();
+  });
+
+  it('MAX_IDS_PER_QUERY bounds the whole request, across aliased calls', async () => {
+    stack = await startStack({ env: { MAX_IDS_PER_QUERY: '3' } });
+    const [a, b, c, d] = igsids(4, 5500);
+    const answer = await stack.gql(`{ x: instagramUsers(ids: ["${a}", "${b}"]) { id } y: instagramUsers(ids: ["${c}", "${d}"]) { id } }`);
+    expect(answer.errors).toHaveLength(1);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(answer.errors?.[0]?.message).toContain('MAX_IDS_PER_QUERY');
+  });
+
+  it('CSRF prevention stays on: a simple GET without a preflight header is refused', async () => {
+    stack = await startStack();
+    const response = await fetch(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('CSRF');
+  });
+});
+
+describe('Meta usage and throttling, per account', () => {
+  it(`usage past USAGE_THROTTLE_PERCENT: the next cold id gets RATE_LIMITED without calling Meta; cached ids are still served`, async () => {
+    stack = await startStack();
+    stack.sim.configure({ appUsage: { call_count: 95, total_time: 10, total_cputime: 10 } });
+    const [warm, cold] = igsids(2, 6000);
+    expect((await stack.gql(ONE, { id: warm })).errors).toBeUndefined();
+    expect(stack.sim.calls).toHaveLength(1);
+    const refused = await stack.gql(ONE, { id: cold });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryable: true, retryAfterSeconds: 60 });
+    expect((await stack.gql(ONE, { id: warm })).errors).toBeUndefined();
+    expect(stack.sim.calls).toHaveLength(1);
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/igpg_account_usage_percent\{account="\d+"\} 95/);
+    expect(metrics).toMatch(/igpg_account_paused_profiles_total\{account="\d+"\} 1/);
+  });
+
+  it('the BUC wait decides how long; below the threshold nothing pauses', async () => {
+    stack = await startStack();
+    stack.sim.configure({ businessUsage: { call_count: 92, total_time: 1, total_cputime: 1, estimated_time_to_regain_access: 3 } });
+    const [a, b] = igsids(2, 6100);
+    await stack.gql(ONE, { id: a });
+    expect((await stack.gql(ONE, { id: b })).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 180 });
+    await stack.close();
+    stack = await startStack({ env: { USAGE_THROTTLE_PERCENT: '95' }, sim: { appUsage: { call_count: 94, total_time: 1, total_cputime: 1 } } });
+    for (const id of igsids(3, 6200)) expect((await stack.gql(ONE, { id })).errors).toBeUndefined();
+    expect(stack.sim.calls).toHaveLength(3);
+  });
+
+  it('a throttle (code 4) with an advertised wait: no call to Meta before it ends, calls resume after', async () => {
+    stack = await startStack();
+    const [hot, next, later] = igsids(3, 6300);
+    stack.sim.setScenario(hot!, { kind: 'rateLimited', etaMinutes: 0, retryAfterSeconds: 1 });
+    expect((await stack.gql(ONE, { id: hot })).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    expect(stack.sim.calls).toHaveLength(1);
+    const during = await stack.gql(ONE, { id: next });
+    expect(during.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+    expect(stack.sim.calls).toHaveLength(1);
+    await sleep(1100);
+    expect((await stack.gql(ONE, { id: later })).errors).toBeUndefined();
+    expect(stack.sim.calls).toHaveLength(2);
+  });
+
+  it('one account paused does not pause another', async () => {
+    const { tempJson } = await import('./support/files.js');
+    const accounts = tempJson([
+      { id: '17841400000000301', accessToken: 'tok-account-301-abcdef' },
+      { id: '17841400000000302', accessToken: 'tok-account-302-abcdef' },
+    ]);
+    stack = await startStack({
+      env: { INSTAGRAM_ACCESS_TOKEN: '', INSTAGRAM_ACCOUNTS_FILE: accounts },
+      sim: { tokens: { 'tok-account-301-abcdef': '17841400000000301', 'tok-account-302-abcdef': '17841400000000302' } },
+    });
+    const [hot, other] = igsids(2, 6400);
+    stack.sim.setScenario(hot!, { kind: 'businessRateLimited', etaMinutes: 2 });
+    const on = (account: string) => ({ 'x-instagram-account': account });
+    expect((await stack.gql(ONE, { id: hot }, on('17841400000000301'))).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect((await stack.gql(ONE, { id: other }, on('17841400000000301'))).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 120 });
+    expect((await stack.gql(ONE, { id: other }, on('17841400000000302'))).errors).toBeUndefined();
+    expect(stack.sim.calls.map((call) => call.token)).toEqual(['tok-account-301-abcdef', 'tok-account-302-abcdef']);
+  });
+});
+
+describe('graceful shutdown (built gateway, real process)', () => {
+  it('SIGTERM: stops accepting, finishes the request in flight, exits 0', async () => {
+    sim = await startSimulator({ latencyMs: 500 });
+    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url });
+    const url = await child.ready;
+    const [id] = igsids(1, 7000);
+    const inFlight = postGraphQL<{ instagramUser: { id: string } }>(url, ONE, { id });
+    await sleep(150);
+    child.child.kill('SIGTERM');
+    await sleep(100);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.data?.instagramUser.id).toBe(id);
+    const answered = Date.now();
+    expect(await child.exited).toBe(0);
+    // Exits as soon as the last request is answered (keep-alive connections do not hold it open).
+    expect(Date.now() - answered).toBeLessThan(1500);
+    expect(child.output()).toContain('shut down cleanly');
+  });
+
+  it('a request outliving SHUTDOWN_TIMEOUT_MS: the process exits 1 with a log line', async () => {
+    sim = await startSimulator();
+    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url, SHUTDOWN_TIMEOUT_MS: '300', GRAPH_TIMEOUT_MS: '20000' });
+    const url = await child.ready;
+    const [id] = igsids(1, 7100);
+    sim.setScenario(id!, { kind: 'slow', ms: 5000 });
+    const inFlight = postGraphQL(url, ONE, { id }).catch(() => 'connection closed');
+    await sleep(150);
+    const started = Date.now();
+    child.child.kill('SIGTERM');
+    expect(await child.exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(child.output()).toContain('SHUTDOWN_TIMEOUT_MS');
+    await inFlight;
+  });
+});
