@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeServices } from '@apollo/composition';
-import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -164,6 +164,56 @@ describe('npm run schema:print', () => {
       expect(composed.errors).toBeUndefined();
       expect(composed.supergraphSdl).toContain('join__type(graph: INSTAGRAM, key: "id")');
     } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('in a supergraph with GATEWAY_API_KEYS_FILE set', () => {
+  it('answers the router that sends Authorization, and refuses entity lookups without it', async () => {
+    const key = 'router-key-0123456789abcdef';
+    const folder = mkdtempSync(join(tmpdir(), 'igpg-keys-'));
+    const keysFile = join(folder, 'keys.json');
+    writeFileSync(keysFile, JSON.stringify([{ key, accounts: ['*'] }]));
+    const secured = await startStack({ env: { GATEWAY_API_KEYS_FILE: keysFile } });
+    const servers: ApolloServer[] = [];
+    // The README's recipe: a RemoteGraphQLDataSource that sets the header on every subgraph request.
+    const startSupergraph = async (sendKey: boolean) => {
+      const gateway = new ApolloGateway({
+        supergraphSdl: new IntrospectAndCompose({
+          subgraphs: [
+            { name: 'instagram', url: `${secured.url}/graphql` },
+            { name: 'inbox', url: inbox.url },
+          ],
+          introspectionHeaders: { authorization: `Bearer ${key}` },
+        }),
+        buildService: ({ url }) =>
+          new RemoteGraphQLDataSource({
+            url,
+            willSendRequest: ({ request }) => {
+              if (sendKey) request.http?.headers.set('authorization', `Bearer ${key}`);
+            },
+          }),
+        logger: quietLogger,
+      });
+      const server = new ApolloServer({ gateway, logger: quietLogger });
+      servers.push(server);
+      const { url } = await startStandaloneServer(server, { listen: { host: '127.0.0.1', port: 0 } });
+      return url.replace(/\/$/, '');
+    };
+    try {
+      const ids = igsids(3, 8000);
+      const query = `query($ids: [ID!]!) { conversations(senderIds: $ids) { sender { id username } } }`;
+      const withKey = await postGraphQL<Conversations>(await startSupergraph(true), query, { ids });
+      expect(withKey.errors).toBeUndefined();
+      expect(withKey.data!.conversations.map((c) => c.sender?.username)).toEqual(ids.map((id) => simulatedProfile(id).username));
+
+      const withoutKey = await postGraphQL<Conversations>(await startSupergraph(false), query, { ids });
+      expect(withoutKey.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(withoutKey.data?.conversations.every((c) => c.sender?.username === null)).toBe(true);
+    } finally {
+      for (const server of servers) await server.stop();
+      await secured.close();
       rmSync(folder, { recursive: true, force: true });
     }
   });
