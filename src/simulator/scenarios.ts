@@ -5,12 +5,12 @@ import type { Scenario } from './types.js';
 /**
  * Built-in demo scenarios, so demo mode shows every error class without configuration.
  * Explicit scenarios (options or setScenario) win over these.
- *   9990… consent required · 9991… blocked · 9992… rate limited (5 min) · 9993… always transient
+ *   9990… consent required · 9991… blocked · 9992… rate limited (1 min) · 9993… always transient
  */
 export const DEMO_PREFIXES: ReadonlyArray<[string, Scenario]> = [
   ['9990', { kind: 'consent' }],
   ['9991', { kind: 'blocked' }],
-  ['9992', { kind: 'rateLimited' }],
+  ['9992', { kind: 'rateLimited', etaMinutes: 1 }],
   ['9993', { kind: 'transient' }],
 ];
 
