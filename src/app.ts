@@ -89,7 +89,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   registerPlayground(app, { config });
-  await registerGraphQL(app, { config, accounts, logger });
+  await registerGraphQL(app, { config, accounts, logger, metrics });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 

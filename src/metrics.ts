@@ -40,7 +40,7 @@ export class Metrics {
 
   readonly cacheLookups = new Counter({
     name: 'igpg_cache_lookups_total',
-    help: 'Profile cache lookups by layer and result (hit, miss, partial, stale, negative).',
+    help: 'Cache lookups by layer (response: whole responses; memory, redis: profiles) and result (hit, miss, partial, stale, negative).',
     labelNames: ['layer', 'result'] as const,
     registers: [this.registry],
   });

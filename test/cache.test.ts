@@ -156,6 +156,28 @@ describe('in-memory cache', () => {
     expect(profileCalls(stack)).toHaveLength(2);
   });
 
+  it('a whole response is reused only while every profile in it is fresh, and never with errors', async () => {
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '2', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' } });
+    const [id, refused] = igsids(2, 110);
+    stack.sim.setScenario(refused!, { kind: 'consent' });
+    const metric = async () => {
+      const text = await (await fetch(`${stack!.url}/metrics`)).text();
+      return Number(/igpg_cache_lookups_total\{layer="response",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const first = await stack.gql(ONE, { id });
+    const second = await stack.gql(ONE, { id });
+    expect(second.data).toEqual(first.data);
+    expect(await metric()).toBe(1);
+    await sleep(2100);
+    await stack.gql(ONE, { id });
+    expect(await metric()).toBe(1);
+    expect(profileCalls(stack)).toHaveLength(2);
+    // An answer with an error is never reused whole (the profile cache remembers the refusal).
+    await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
+    await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
+    expect(await metric()).toBe(1);
+  });
+
   it('CACHE_ENABLED=false sends every lookup upstream', async () => {
     stack = await startStack({ env: { CACHE_ENABLED: 'false' } });
     const [id] = igsids(1, 120);
@@ -202,6 +224,9 @@ describe('operations endpoints', () => {
     stack = await startStack({ sim: { appUsage: { call_count: 42, total_time: 7, total_cputime: 3 } } });
     const [id] = igsids(1, 5000);
     await Promise.all([stack.gql(ONE, { id }), stack.gql(ONE, { id })]);
+    // Another selection of the same profile: a profile-cache hit (the response differs).
+    await stack.gql(`query($id: ID!) { instagramUser(id: $id) { username } }`, { id });
+    // The same query again: answered whole from the response cache.
     await stack.gql(ONE, { id });
     const response = await fetch(`${stack.url}/metrics`);
     expect(response.headers.get('content-type')).toContain('text/plain');
@@ -209,6 +234,7 @@ describe('operations endpoints', () => {
     expect(text).toMatch(/igpg_upstream_round_trips_total\{account="\d+",kind="batch",status="200"\} 1/);
     expect(text).toMatch(/igpg_cache_lookups_total\{layer="memory",result="hit"\} [1-9]/);
     expect(text).toMatch(/igpg_cache_lookups_total\{layer="memory",result="miss"\} [1-9]/);
+    expect(text).toMatch(/igpg_cache_lookups_total\{layer="response",result="hit"\} [1-9]/);
     expect(text).toMatch(/igpg_graph_app_usage_percent\{metric="call_count"\} 42/);
     expect(text).toContain('igpg_upstream_batch_size_bucket');
     expect(text).toContain('igpg_upstream_request_seconds_bucket');

@@ -1,3 +1,5 @@
+import responseCachePlugin from '@apollo/server-plugin-response-cache';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
@@ -7,6 +9,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { ProfileLoader } from '../profiles/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
@@ -40,7 +43,20 @@ const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
 };
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger }) {
+/** Counts whole-response cache hits next to the profile cache's own figures. */
+function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ metrics: request }) {
+          metrics.cacheLookups.inc({ layer: 'response', result: request.responseCacheHit ? 'hit' : 'miss' });
+        },
+      };
+    },
+  };
+}
+
+export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -51,7 +67,18 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
-    plugins: [fastifyApolloDrainPlugin(app), staleProfilesPlugin, ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      staleProfilesPlugin,
+      ApolloServerPluginLandingPageDisabled(),
+      // Resolvers hint how long their profiles stay fresh; clients get no Cache-Control from it.
+      ApolloServerPluginCacheControl({ defaultMaxAge: 0, calculateHttpHeaders: false }),
+      // Whole responses, per account, for exactly as long as every profile in them is fresh: a hot
+      // query skips execution entirely. Responses with errors or stale profiles are never cached.
+      ...(deps.config.cache.enabled
+        ? [responseCachePlugin<GatewayContext>({ sessionId: async ({ contextValue }) => contextValue.account.id }), responseCacheMetricsPlugin(deps.metrics)]
+        : []),
+    ],
   });
   await apollo.start();
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);

@@ -71,6 +71,25 @@ export function mergeProfile(previous: CacheEntry | undefined, profile: GraphPro
   return merged;
 }
 
+/**
+ * Until when (ms) the selected fields all stay fresh: the earliest of their TTL ends and, for the
+ * picture, its CDN expiry minus the margin. Carried on the profile so whole responses can be cached
+ * no longer than the data in them.
+ */
+export function freshUntil(entry: CacheEntry, fields: readonly GraphField[], policy: FreshnessPolicy): number {
+  let until = Number.POSITIVE_INFINITY;
+  for (const field of fields.length ? fields : (Object.keys(entry.fields) as GraphField[])) {
+    const cached = entry.fields[field];
+    if (!cached) return 0;
+    until = Math.min(until, cached.at + policy.ttlMs);
+    if (field === 'profile_pic') {
+      const expiry = profilePicExpiry(cached.value);
+      if (expiry !== null) until = Math.min(until, expiry - policy.picMarginMs);
+    }
+  }
+  return Number.isFinite(until) ? until : 0;
+}
+
 /** Oldest fetch time among the fields (for "served stale, N seconds old" notices). */
 export function oldestFetch(entry: CacheEntry, fields: readonly GraphField[]): number {
   return Math.min(...fields.map((field) => entry.fields[field]?.at ?? Date.now()));

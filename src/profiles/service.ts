@@ -8,6 +8,7 @@ import {
   oldestFetch,
   profileFrom,
   fieldState,
+  freshUntil,
   selectionState,
   storeTtlMs,
   type CacheEntry,
@@ -88,7 +89,7 @@ export class CachedProfileSource implements ProfileSource {
           this.metrics.staleServed.inc({ reason: 'revalidate' });
           toRevalidate.push(igsid);
         }
-        results.set(igsid, { ok: true, profile: profileFrom(usable, igsid, fields) });
+        results.set(igsid, { ok: true, profile: this.freshProfile(usable, igsid, fields) });
         return;
       }
       this.metrics.cacheLookups.inc({ layer, result: usable ? 'partial' : 'miss' });
@@ -111,8 +112,14 @@ export class CachedProfileSource implements ProfileSource {
     return results;
   }
 
+  private freshProfile(entry: CacheEntry, igsid: string, fields: readonly GraphField[]) {
+    const profile = profileFrom(entry, igsid, fields);
+    profile.freshUntil = freshUntil(entry, fields, this.policy);
+    return profile;
+  }
+
   private answer(miss: Miss, fetched: FetchResult | undefined, fields: readonly GraphField[], now: number): ProfileOutcome {
-    if (fetched?.ok) return { ok: true, profile: profileFrom(fetched.entry, miss.igsid, fields) };
+    if (fetched?.ok) return { ok: true, profile: this.freshProfile(fetched.entry, miss.igsid, fields) };
     const failure = fetched?.failure;
     if (failure && miss.entry && miss.servableOnError && STALE_IF_ERROR_CODES.has(failure.code)) {
       this.metrics.staleServed.inc({ reason: 'error' });

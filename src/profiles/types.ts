@@ -20,6 +20,8 @@ export interface GraphProfile {
   is_user_follow_business?: boolean | null;
   is_business_follow_user?: boolean | null;
   is_verified_user?: boolean | null;
+  /** Gateway-internal, never sent to clients: until when (ms) every selected field stays fresh. */
+  freshUntil?: number;
 }
 
 /** What an `InstagramUser` resolver receives as its parent. */

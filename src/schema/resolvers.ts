@@ -1,6 +1,8 @@
+import { cacheControlFromInfo } from '@apollo/cache-control-types';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { profilePicExpiry } from '../profiles/entry.js';
-import { IGSID_PATTERN } from '../profiles/types.js';
+import { IGSID_PATTERN, type GraphProfile } from '../profiles/types.js';
 import { badUserInput } from './errors.js';
 import { selectedGraphFields } from './selection.js';
 
@@ -17,15 +19,30 @@ function spendIds(idsLeft: { count: number }, n: number, max: number) {
   idsLeft.count -= n;
 }
 
+/**
+ * Lets the whole response be cached (per account) exactly as long as every profile in it stays
+ * fresh: the hint is the time left before the first of them expires, 0 when one is not known fresh.
+ */
+function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphProfile | undefined>): void {
+  const now = Date.now();
+  let maxAge = profiles.length ? Number.POSITIVE_INFINITY : 0;
+  for (const profile of profiles) {
+    maxAge = Math.min(maxAge, profile?.freshUntil ? Math.floor((profile.freshUntil - now) / 1000) : 0);
+  }
+  cacheControlFromInfo(info).setCacheHint({ maxAge: Math.max(0, maxAge), scope: 'PRIVATE' });
+}
+
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
 export const resolvers: Resolvers = {
   Query: {
-    instagramUser: (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    instagramUser: async (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
       spendIds(idsLeft, 1, maxIdsPerQuery);
-      return profiles.load(id, selectedGraphFields(info));
+      const profile = await profiles.load(id, selectedGraphFields(info));
+      hintFreshness(info, [profile]);
+      return profile;
     },
-    instagramUsers: (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
+    instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
       }
@@ -33,7 +50,9 @@ export const resolvers: Resolvers = {
       const fields = selectedGraphFields(info);
       // One entry per requested id, in order and with repeats: an invalid or failing id becomes
       // null at its own index with its own error, and never costs its neighbours their answer.
-      return ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id))));
+      const settled = await Promise.allSettled(ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id)))));
+      hintFreshness(info, settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
+      return settled.map((result) => (result.status === 'fulfilled' ? result.value : Promise.reject(result.reason)));
     },
   },
   InstagramUser: {
@@ -62,7 +81,9 @@ export const resolvers: Resolvers = {
     isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
     isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
     isVerifiedUser: (profile) => profile.is_verified_user ?? null,
-    lastInteractionAt: async (profile, _args, { interactions }) => {
+    lastInteractionAt: async (profile, _args, { interactions }, info) => {
+      // Changes with every webhook delivery: a response that shows it is never cached whole.
+      cacheControlFromInfo(info).setCacheHint({ maxAge: 0 });
       const at = await interactions.load(profile.id);
       return at === null ? null : new Date(at).toISOString();
     },
