@@ -101,7 +101,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     simulator,
     listen: () => app.listen({ port: config.port, host: config.host }),
     async close() {
-      // Stops accepting, then waits for in-flight requests (Apollo's drain plugin); the caller bounds the wait.
+      // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;
       await app.close();
       await store?.close();

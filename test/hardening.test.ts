@@ -174,6 +174,20 @@ describe('graceful shutdown (built gateway, real process)', () => {
     expect(child.output()).toContain('shut down cleanly');
   });
 
+  it('SHUTDOWN_TIMEOUT_MS is the only bound: a request longer than Apollo\'s built-in 10 s drain still finishes', async () => {
+    sim = await startSimulator();
+    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url, SHUTDOWN_TIMEOUT_MS: '20000', GRAPH_TIMEOUT_MS: '20000' });
+    const url = await child.ready;
+    const [id] = igsids(1, 7050);
+    sim.setScenario(id!, { kind: 'slow', ms: 11_000 });
+    const inFlight = postGraphQL<{ instagramUser: { id: string } }>(url, ONE, { id });
+    await sleep(150);
+    child.child.kill('SIGTERM');
+    const answer = await inFlight;
+    expect(answer.data?.instagramUser.id).toBe(id);
+    expect(await child.exited).toBe(0);
+  }, 20_000);
+
   it('a request outliving SHUTDOWN_TIMEOUT_MS: the process exits 1 with a log line', async () => {
     sim = await startSimulator();
     child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url, SHUTDOWN_TIMEOUT_MS: '300', GRAPH_TIMEOUT_MS: '20000' });

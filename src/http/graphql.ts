@@ -2,7 +2,7 @@ import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import fastifyApollo from '@as-integrations/fastify';
 import DataLoader from 'dataloader';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
@@ -67,8 +67,11 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
+    // Shutdown is ours (src/index.ts): Fastify stops accepting and waits for requests in flight,
+    // bounded by SHUTDOWN_TIMEOUT_MS. Apollo's own signal handler and drain plugin would race it
+    // and cut connections after a fixed 10 s.
+    stopOnTerminationSignals: false,
     plugins: [
-      fastifyApolloDrainPlugin(app),
       staleProfilesPlugin,
       ApolloServerPluginLandingPageDisabled(),
       // Resolvers hint how long their profiles stay fresh; clients get no Cache-Control from it.
@@ -81,6 +84,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     ],
   });
   await apollo.start();
+  app.addHook('onClose', async () => apollo.stop());
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
