@@ -96,6 +96,47 @@ describe('auto strategy', () => {
     await stack.gql<ListAnswer>(LIST, { ids: igsids(3, 90) });
     expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch']);
   });
+
+  it('a host (or proxy) that answers batch POSTs with 502 after the retries counts as refusing them', async () => {
+    stack = await startStack({ env: { GRAPH_MAX_RETRIES: '2' }, sim: { batchApi: 'bad-gateway' } });
+    const ids = igsids(3, 60);
+    let answer = await stack.gql<ListAnswer>(LIST, { ids });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data?.instagramUsers.map((user) => user?.id)).toEqual(ids);
+    // The same group goes per object at once; those reads succeed, so the host refuses batches.
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'single', 'single', 'single']);
+    stack.sim.resetCalls();
+    answer = await stack.gql<ListAnswer>(LIST, { ids: igsids(2, 70) });
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['single', 'single']);
+    expect(stack.logs.filter((line) => line.includes('refuses the Batch API'))).toHaveLength(1);
+  });
+
+  it('an outage (batch POSTs and object reads both 502) is not taken for a refusal: batches resume with the host', async () => {
+    stack = await startStack({ env: { GRAPH_MAX_RETRIES: '1' }, sim: { batchApi: 'bad-gateway' } });
+    const ids = igsids(2, 90);
+    for (const id of ids) stack.sim.setScenario(id, { kind: 'httpError', status: 502 });
+    const answer = await stack.gql<ListAnswer>(LIST, { ids });
+    expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
+    // Each attempt: the batch, then the group per object; one retry.
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'single', 'single', 'batch', 'single', 'single']);
+    expect(stack.logs.some((line) => line.includes('refuses the Batch API'))).toBe(false);
+    stack.sim.configure({ batchApi: 'enabled' });
+    for (const id of ids) stack.sim.setScenario(id, null);
+    stack.sim.resetCalls();
+    expect((await stack.gql<ListAnswer>(LIST, { ids })).errors).toBeUndefined();
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch']);
+  });
+
+  it('batch configured on a host answering 502: UPSTREAM_UNAVAILABLE (retryable) per id, no switch', async () => {
+    stack = await startStack({ env: { GRAPH_BATCH_STRATEGY: 'batch', GRAPH_MAX_RETRIES: '1' }, sim: { batchApi: 'bad-gateway' } });
+    const answer = await stack.gql<ListAnswer>(LIST, { ids: igsids(2, 80) });
+    expect(answer.data?.instagramUsers).toEqual([null, null]);
+    expect(answer.errors?.map((error) => error.extensions)).toMatchObject([
+      { code: 'UPSTREAM_UNAVAILABLE', retryable: true },
+      { code: 'UPSTREAM_UNAVAILABLE', retryable: true },
+    ]);
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'batch']);
+  });
 });
 
 describe('retries and timeouts', () => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { answerBatch, describeBatch, MAX_BATCH, parseBatch } from './batch.js';
 import { errors, traceId, type SimAnswer } from './errors.js';
 import { answerRead, classifyRead, parseFields, type ReadContext } from './graph.js';
-import { AttemptCounter } from './scenarios.js';
+import { applyScenario, AttemptCounter } from './scenarios.js';
 import { DEFAULT_BUSINESS_ID, type Scenario, type SimCall, type Simulator, type SimulatorOptions } from './types.js';
 import { usageHeaders } from './usage.js';
 
@@ -156,6 +156,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
     if (isBatch && batch) {
       // Refusal after authentication: a host checks the token before it looks at the method.
       if ((options.batchApi ?? 'enabled') === 'refused') return finish(res, call, errors.unsupportedPost());
+      if (options.batchApi === 'bad-gateway') return finish(res, call, applyScenario({ kind: 'httpError', status: 502 }, '', attempts)!);
       if ('error' in batch) return finish(res, call, batch.error);
       if (batch.parts.length > MAX_BATCH) return finish(res, call, errors.batchTooLarge());
       const includeHeaders = String(form.include_headers ?? query.get('include_headers') ?? 'true') !== 'false';

@@ -16,7 +16,8 @@ export interface SimulatorOptions {
   host?: string;
   port?: number;
   latencyMs?: number;
-  batchApi?: 'enabled' | 'refused';
+  /** `refused`: Graph's "Unsupported post request" (HTTP 400, code 100); `bad-gateway`: a proxy's HTTP 502 page. */
+  batchApi?: 'enabled' | 'refused' | 'bad-gateway';
   legacyIds?: 'removed' | 'working';
   tokens?: Record<string, string>;
   appSecrets?: Record<string, string>;

@@ -27,17 +27,25 @@ export class AutoStrategy implements FetchStrategy {
         return await this.batch.fetch(ids, fields);
       } catch (error) {
         if (!(error instanceof BatchApiRefused)) throw error;
-        // Several groups in flight may all learn this at once: log only the first.
-        if (Date.now() >= this.batchRefusedUntil) {
-          this.logger.warn(
-            { reason: error.message, reprobeSeconds: this.reprobeMs / 1000 },
-            'Graph host refuses the Batch API: using per-object reads',
-          );
+        if (error.failure) {
+          // Only presumed (HTTP 5xx): per-object reads of this group tell an outage (they fail
+          // too, and the fetcher retries) from a host that serves objects but not batches.
+          const outcomes = await this.single.fetch(ids, fields);
+          if ([...outcomes.values()].some((outcome) => outcome.ok || !outcome.failure.transient)) this.refuse(error);
+          return outcomes;
         }
-        this.batchRefusedUntil = Date.now() + this.reprobeMs;
+        this.refuse(error);
       }
     }
     return this.single.fetch(ids, fields);
+  }
+
+  private refuse(error: BatchApiRefused): void {
+    // Several groups in flight may all learn this at once: log only the first.
+    if (Date.now() >= this.batchRefusedUntil) {
+      this.logger.warn({ reason: error.message, reprobeSeconds: this.reprobeMs / 1000 }, 'Graph host refuses the Batch API: using per-object reads');
+    }
+    this.batchRefusedUntil = Date.now() + this.reprobeMs;
   }
 }
 

@@ -41,8 +41,14 @@ export class BatchStrategy implements FetchStrategy {
     }
     if (answer.status < 200 || answer.status >= 300) {
       const failure = classifyGraphError(answer.status, graphErrorOf(answer.body), retryAfterFrom(answer.headers));
-      if (failure.transient || NOT_A_REFUSAL.has(failure.code)) return failAll(ids, failure);
-      throw new BatchApiRefused(`Batch API refused (HTTP ${answer.status}, Graph code ${failure.graph?.code ?? 'none'})`);
+      if (NOT_A_REFUSAL.has(failure.code)) return failAll(ids, failure);
+      const refusal = `Batch API refused (HTTP ${answer.status}, Graph code ${failure.graph?.code ?? 'none'})`;
+      // A host (or a proxy before it) that keeps answering batch POSTs with 5xx after the retries
+      // is treated as refusing them, so auto mode can try per-object reads; Graph's own transient
+      // codes (1, 2, is_transient) below 500 are a blip, not a refusal.
+      if (answer.status >= 500) throw new BatchApiRefused(refusal, failure);
+      if (failure.transient) return failAll(ids, failure);
+      throw new BatchApiRefused(refusal);
     }
     if (!Array.isArray(answer.body)) {
       throw new BatchApiRefused(`Batch API answered HTTP ${answer.status} without an array`);

@@ -27,7 +27,7 @@ class StrictBatch implements FetchStrategy {
       return await this.batch.fetch(ids, fields);
     } catch (error) {
       if (!(error instanceof BatchApiRefused)) throw error;
-      return failAll(ids, {
+      return failAll(ids, error.failure ?? {
         code: 'UPSTREAM_ERROR',
         message: 'The Graph host refuses the Batch API; set GRAPH_BATCH_STRATEGY=auto or single.',
         retryable: false,

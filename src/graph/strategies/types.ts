@@ -1,5 +1,6 @@
 import type { GraphField } from '../../profiles/types.js';
 import type { ProfileOutcome } from '../answer.js';
+import type { UpstreamFailure } from '../errors.js';
 
 export type StrategyName = 'batch' | 'single' | 'ids';
 
@@ -14,9 +15,19 @@ export interface FetchStrategy {
   fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>>;
 }
 
-/** The host does not accept the Batch API (a top-level refusal that is not auth, throttling or a blip). */
+/**
+ * The host does not accept the Batch API: a top-level refusal that is not auth or throttling.
+ * `failure` is set when the refusal is only presumed (HTTP 5xx that outlived the retries): it is
+ * what the ids get when the Batch API is configured explicitly and nothing falls back.
+ */
 export class BatchApiRefused extends Error {
   override name = 'BatchApiRefused';
+  constructor(
+    message: string,
+    readonly failure?: UpstreamFailure,
+  ) {
+    super(message);
+  }
 }
 
 /** The host answered Meta's 2026 notice that `?ids=` is gone. */
