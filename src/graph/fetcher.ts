@@ -83,7 +83,17 @@ export class ProfileFetcher {
       );
     } catch (error) {
       // Out of retries: the ids keep their last (transient) failure, which maps to UPSTREAM_UNAVAILABLE.
-      if (!(error instanceof TransientLeft)) throw error;
+      if (!(error instanceof TransientLeft)) {
+        // A programming error in a strategy: every id still gets a typed answer, never a bare 500.
+        this.logger.error({ err: error, ids: ids.length }, 'fetching a group failed unexpectedly');
+        const failure = {
+          code: 'UPSTREAM_ERROR' as const,
+          message: `The gateway failed to fetch this profile (${error instanceof Error ? error.name : 'error'}).`,
+          retryable: true,
+          transient: false,
+        };
+        for (const id of ids) settled.set(id, { ok: false, failure });
+      }
     }
     this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
     if (this.hooks.onProfile) {

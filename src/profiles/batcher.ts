@@ -86,16 +86,8 @@ export class UpstreamBatcher implements ProfileSource {
 
     const fields = canonicalFields([...group.values()].flatMap((pending) => [...pending.fields]));
     const ids = [...group.keys()];
-    const trip = this.fetcher.fetchGroup(ids, fields).catch((error: unknown) => {
-      // A programming error in a strategy must not leave waiters hanging.
-      const failure = {
-        code: 'UPSTREAM_ERROR' as const,
-        message: `The gateway failed to fetch this profile (${error instanceof Error ? error.name : 'error'}).`,
-        retryable: true,
-        transient: false,
-      };
-      return new Map(ids.map((id): [string, ProfileOutcome] => [id, { ok: false, failure }]));
-    });
+    // Never rejects: the fetcher answers every id, even when a strategy fails unexpectedly.
+    const trip = this.fetcher.fetchGroup(ids, fields);
     if (partial) this.partialInFlight++;
     const fieldSet = new Set(fields);
     for (const [igsid, pending] of group) {
