@@ -25,7 +25,7 @@ export class Metrics {
   readonly batchSize = new Histogram({
     name: 'igpg_upstream_batch_size',
     help: 'Distinct ids per upstream group.',
-    labelNames: ['strategy'] as const,
+    labelNames: ['account', 'strategy'] as const,
     buckets: [1, 2, 5, 10, 20, 30, 40, 50],
     registers: [this.registry],
   });
@@ -33,7 +33,7 @@ export class Metrics {
   readonly upstreamLatency = new Histogram({
     name: 'igpg_upstream_request_seconds',
     help: 'Duration of one HTTP round trip to the Graph API.',
-    labelNames: ['kind'] as const,
+    labelNames: ['account', 'kind'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
@@ -41,14 +41,14 @@ export class Metrics {
   readonly cacheLookups = new Counter({
     name: 'igpg_cache_lookups_total',
     help: 'Cache lookups by layer (response: whole responses; memory, redis: profiles) and result (hit, miss, partial, stale, negative).',
-    labelNames: ['layer', 'result'] as const,
+    labelNames: ['account', 'layer', 'result'] as const,
     registers: [this.registry],
   });
 
   readonly staleServed = new Counter({
     name: 'igpg_cache_stale_served_total',
     help: 'Stale profiles served, by reason (revalidate: stale-while-revalidate; error: stale-if-error).',
-    labelNames: ['reason'] as const,
+    labelNames: ['account', 'reason'] as const,
     registers: [this.registry],
   });
 
@@ -62,6 +62,7 @@ export class Metrics {
   readonly coalescedWaits = new Counter({
     name: 'igpg_coalesced_waits_total',
     help: 'Lookups that joined a fetch already queued or in flight instead of starting their own.',
+    labelNames: ['account'] as const,
     registers: [this.registry],
   });
 
@@ -88,8 +89,8 @@ export class Metrics {
 
   readonly appUsage = new Gauge({
     name: 'igpg_graph_app_usage_percent',
-    help: 'Latest X-App-Usage figures from Meta (percent of the app allowance).',
-    labelNames: ['metric'] as const,
+    help: 'Latest X-App-Usage figures from Meta (percent of the app allowance), by the account whose call brought them.',
+    labelNames: ['account', 'metric'] as const,
     registers: [this.registry],
   });
 
@@ -109,8 +110,8 @@ export class Metrics {
 
   readonly webhookEvents = new Counter({
     name: 'igpg_webhook_events_total',
-    help: 'Webhook messaging items by type (message, postback, optin, referral, other) and result (processed, duplicate, echo, unknown_account, invalid, ignored).',
-    labelNames: ['type', 'result'] as const,
+    help: 'Webhook messaging items by account (a configured id, else "unknown"), type (message, postback, optin, referral, other) and result (processed, duplicate, echo, unknown_account, other_app, invalid, ignored).',
+    labelNames: ['account', 'type', 'result'] as const,
     registers: [this.registry],
   });
 
@@ -125,12 +126,12 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }
 
-  /** Records Meta's usage headers from any Graph answer. */
-  recordUsageHeaders(headers: Headers): void {
+  /** Records Meta's usage headers from any Graph answer to `account`'s call. */
+  recordUsageHeaders(headers: Headers, account: string): void {
     const app = parseJsonHeader(headers.get('x-app-usage'));
     if (app && typeof app === 'object') {
       for (const [metric, value] of Object.entries(app as Record<string, unknown>)) {
-        if (typeof value === 'number') this.appUsage.set({ metric }, value);
+        if (typeof value === 'number') this.appUsage.set({ account, metric }, value);
       }
     }
     const business = parseJsonHeader(headers.get('x-business-use-case-usage'));

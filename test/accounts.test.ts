@@ -74,6 +74,12 @@ describe('several business accounts', () => {
     expect(metrics).toContain(`account="${BIZ_A}"`);
     expect(metrics).toContain(`account="${BIZ_B}"`);
     expect(metrics).not.toContain(TOKEN_A);
+    // Every per-account figure says which account it is about.
+    const perAccount = metrics
+      .split('\n')
+      .filter((line) => /^igpg_(upstream_|cache_lookups|cache_stale|coalesced|graph_app_usage|account_)/.test(line));
+    expect(perAccount.length).toBeGreaterThan(10);
+    for (const line of perAccount) expect(line).toMatch(new RegExp(`account="(${BIZ_A}|${BIZ_B})"`));
   });
 
   it('needs X-Instagram-Account with several accounts; an unknown id is refused; neither calls Meta', async () => {

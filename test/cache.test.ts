@@ -162,7 +162,7 @@ describe('in-memory cache', () => {
     stack.sim.setScenario(refused!, { kind: 'consent' });
     const metric = async () => {
       const text = await (await fetch(`${stack!.url}/metrics`)).text();
-      return Number(/igpg_cache_lookups_total\{layer="response",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+      return Number(/igpg_cache_lookups_total\{account="\d+",layer="response",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
     };
     const first = await stack.gql(ONE, { id });
     const second = await stack.gql(ONE, { id });
@@ -209,6 +209,12 @@ describe('coalescing across requests', () => {
     for (const answer of answers) expect(answer.errors).toBeUndefined();
     expect(profileCalls(stack)).toHaveLength(1);
     expect(profileCalls(stack)[0]?.ids).toEqual([id]);
+    // Every lookup that missed the cache, but the first, joined the first one's fetch.
+    const text = await (await fetch(`${stack.url}/metrics`)).text();
+    const count = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    const misses = count(/igpg_cache_lookups_total\{account="\d+",layer="memory",result="miss"\} (\d+)/);
+    expect(misses).toBeGreaterThan(1);
+    expect(count(/igpg_coalesced_waits_total\{account="\d+"\} (\d+)/)).toBe(misses - 1);
   });
 
   it('without coalescing, concurrent requests each pay their own round trip (the control)', async () => {
@@ -232,10 +238,10 @@ describe('operations endpoints', () => {
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     expect(text).toMatch(/igpg_upstream_round_trips_total\{account="\d+",kind="batch",status="200"\} 1/);
-    expect(text).toMatch(/igpg_cache_lookups_total\{layer="memory",result="hit"\} [1-9]/);
-    expect(text).toMatch(/igpg_cache_lookups_total\{layer="memory",result="miss"\} [1-9]/);
-    expect(text).toMatch(/igpg_cache_lookups_total\{layer="response",result="hit"\} [1-9]/);
-    expect(text).toMatch(/igpg_graph_app_usage_percent\{metric="call_count"\} 42/);
+    expect(text).toMatch(/igpg_cache_lookups_total\{account="\d+",layer="memory",result="hit"\} [1-9]/);
+    expect(text).toMatch(/igpg_cache_lookups_total\{account="\d+",layer="memory",result="miss"\} [1-9]/);
+    expect(text).toMatch(/igpg_cache_lookups_total\{account="\d+",layer="response",result="hit"\} [1-9]/);
+    expect(text).toMatch(/igpg_graph_app_usage_percent\{account="\d+",metric="call_count"\} 42/);
     expect(text).toContain('igpg_upstream_batch_size_bucket');
     expect(text).toContain('igpg_upstream_request_seconds_bucket');
     expect(text).toContain('igpg_coalesced_waits_total');

@@ -60,7 +60,7 @@ describe.runIf(redisOk)('Redis cache', () => {
     expect(warm.data).toEqual(cold.data);
     expect(profileCalls(second)).toHaveLength(0);
     const metrics = await (await fetch(`${second.url}/metrics`)).text();
-    expect(metrics).toMatch(/igpg_cache_lookups_total\{layer="redis",result="hit"\} 60/);
+    expect(metrics).toMatch(/igpg_cache_lookups_total\{account="\d+",layer="redis",result="hit"\} 60/);
   });
 
   it('never serves one business account\'s entry to another, on a shared Redis', async () => {

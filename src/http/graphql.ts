@@ -48,8 +48,8 @@ function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
   return {
     async requestDidStart() {
       return {
-        async willSendResponse({ metrics: request }) {
-          metrics.cacheLookups.inc({ layer: 'response', result: request.responseCacheHit ? 'hit' : 'miss' });
+        async willSendResponse({ metrics: request, contextValue }) {
+          metrics.cacheLookups.inc({ account: contextValue.account.id, layer: 'response', result: request.responseCacheHit ? 'hit' : 'miss' });
         },
       };
     },

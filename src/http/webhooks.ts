@@ -96,7 +96,7 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
       if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
       const entries = delivery.entries.filter((entry) => {
         if (appSecretOf(entry.accountId) === signedWith) return true;
-        for (const event of entry.events) metrics.webhookEvents.inc({ type: event.type, result: 'other_app' });
+        for (const event of entry.events) metrics.webhookEvents.inc({ account: deps.accounts.get(entry.accountId)?.id ?? 'unknown', type: event.type, result: 'other_app' });
         logger.warn({ account: entry.accountId }, 'webhook entry for an account of another Meta app skipped');
         return false;
       });

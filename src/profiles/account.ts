@@ -46,12 +46,12 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     timeoutMs: config.graphTimeoutMs,
     logger,
     onResponse: (headers) => {
-      metrics.recordUsageHeaders(headers);
+      metrics.recordUsageHeaders(headers, accountLabel());
       guard.observe(headers);
     },
     onCall: (kind, outcome, durationMs) => {
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
-      metrics.upstreamLatency.observe({ kind }, durationMs / 1000);
+      metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
     },
   });
   const guard = new UsageGuard({
@@ -77,7 +77,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     (ids) => metrics.pausedProfiles.inc({ account: accountId }, ids),
   );
   const fetcher = new ProfileFetcher(strategy, { retries: config.graphMaxRetries, baseMs: config.graphRetryBaseMs }, logger, {
-    onGroup: (report) => metrics.batchSize.observe({ strategy: report.strategy }, report.ids),
+    onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
   });
 
@@ -85,7 +85,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     ? new UpstreamBatcher(fetcher, {
         windowMs: config.batchWindowMs,
         maxPartialInFlight: 1,
-        onCoalesced: () => metrics.coalescedWaits.inc(),
+        onCoalesced: () => metrics.coalescedWaits.inc({ account: accountId }),
       })
     : new UpstreamSource(fetcher);
 
@@ -93,6 +93,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
   if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
   const cached = new CachedProfileSource(
+    accountId,
     `${c.keyPrefix}:${accountId}`,
     deps.store,
     upstream,

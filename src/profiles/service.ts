@@ -39,6 +39,8 @@ export class CachedProfileSource implements ProfileSource {
   private readonly revalidating = new Set<string>();
 
   constructor(
+    /** The business account id (metrics label). */
+    private readonly account: string,
     /** `<CACHE_KEY_PREFIX>:<business account id>` */
     private readonly namespace: string,
     private readonly store: CacheStore,
@@ -76,7 +78,7 @@ export class CachedProfileSource implements ProfileSource {
       const layer = hit?.layer ?? 'memory';
       const entry = hit?.value;
       if (entry?.negative && now - entry.negative.at < this.policy.negativeTtlMs) {
-        this.metrics.cacheLookups.inc({ layer, result: 'negative' });
+        this.metrics.cacheLookups.inc({ account: this.account, layer, result: 'negative' });
         results.set(igsid, { ok: false, failure: entry.negative.failure });
         return;
       }
@@ -84,15 +86,15 @@ export class CachedProfileSource implements ProfileSource {
       if (usable && hit?.layer === 'redis') void this.store.setMemoryOnly(this.keyOf(igsid), usable, storeTtlMs(this.policy));
       const state = usable ? selectionState(usable, fields, this.policy, now) : 'missing';
       if (usable && (state === 'fresh' || state === 'revalidate')) {
-        this.metrics.cacheLookups.inc({ layer, result: state === 'fresh' ? 'hit' : 'stale' });
+        this.metrics.cacheLookups.inc({ account: this.account, layer, result: state === 'fresh' ? 'hit' : 'stale' });
         if (state === 'revalidate') {
-          this.metrics.staleServed.inc({ reason: 'revalidate' });
+          this.metrics.staleServed.inc({ account: this.account, reason: 'revalidate' });
           toRevalidate.push(igsid);
         }
         results.set(igsid, { ok: true, profile: this.freshProfile(usable, igsid, fields) });
         return;
       }
-      this.metrics.cacheLookups.inc({ layer, result: usable ? 'partial' : 'miss' });
+      this.metrics.cacheLookups.inc({ account: this.account, layer, result: usable ? 'partial' : 'miss' });
       // Ask only for what the cache can't serve fresh (a wider selection fetches just the new fields).
       const wanted = usable ? fields.filter((field) => fieldState(usable, field, this.policy, now) !== 'fresh') : [...fields];
       const group = wanted.join(',');
@@ -122,7 +124,7 @@ export class CachedProfileSource implements ProfileSource {
     if (fetched?.ok) return { ok: true, profile: this.freshProfile(fetched.entry, miss.igsid, fields) };
     const failure = fetched?.failure;
     if (failure && miss.entry && miss.servableOnError && STALE_IF_ERROR_CODES.has(failure.code)) {
-      this.metrics.staleServed.inc({ reason: 'error' });
+      this.metrics.staleServed.inc({ account: this.account, reason: 'error' });
       const ageSeconds = Math.round((now - oldestFetch(miss.entry, fields)) / 1000);
       this.logger.warn({ igsid: miss.igsid, ageSeconds, upstream: failure.code }, 'serving a stale profile: Meta failed');
       return { ok: true, profile: profileFrom(miss.entry, miss.igsid, fields), stale: { reason: failure.code, ageSeconds } };

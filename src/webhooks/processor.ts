@@ -29,30 +29,30 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
   let duplicates = 0;
 
   for (const entry of entries) {
-    for (let i = 0; i < entry.invalid; i++) metrics.webhookEvents.inc({ type: 'other', result: 'invalid' });
+    for (let i = 0; i < entry.invalid; i++) metrics.webhookEvents.inc({ account: 'unknown', type: 'other', result: 'invalid' });
     const account = deps.accounts.get(entry.accountId);
     if (!account) {
-      for (const event of entry.events) metrics.webhookEvents.inc({ type: event.type, result: 'unknown_account' });
+      for (const event of entry.events) metrics.webhookEvents.inc({ account: 'unknown', type: event.type, result: 'unknown_account' });
       if (entry.events.length) deps.logger.warn({ account: entry.accountId, items: entry.events.length }, 'webhook entry for an account this gateway does not serve: skipped');
       continue;
     }
     for (const event of entry.events) {
       // Echoes are the business's own messages: the "sender" is the business, not a person.
       if (event.echo || event.senderId === account.id) {
-        metrics.webhookEvents.inc({ type: event.type, result: 'echo' });
+        metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'echo' });
         continue;
       }
       if (event.type === 'other') {
-        metrics.webhookEvents.inc({ type: 'other', result: 'ignored' });
+        metrics.webhookEvents.inc({ account: account.id, type: 'other', result: 'ignored' });
         continue;
       }
       if (!(await deps.dedupe.claim(`${deps.keyPrefix}:${account.id}:webhook:${event.dedupeId}`))) {
         duplicates += 1;
-        metrics.webhookEvents.inc({ type: event.type, result: 'duplicate' });
+        metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'duplicate' });
         continue;
       }
       fresh += 1;
-      metrics.webhookEvents.inc({ type: event.type, result: 'processed' });
+      metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'processed' });
       const bySender = senders.get(account.id) ?? new Map<string, number | undefined>();
       const known = bySender.get(event.senderId);
       bySender.set(event.senderId, Math.max(known ?? 0, event.timestamp ?? 0) || undefined);
