@@ -133,6 +133,19 @@ describe('Meta usage and throttling, per account', () => {
     expect(stack.sim.calls).toHaveLength(2);
   });
 
+  it('per-object reads: the first throttled answer stops the rest of its group from being sent', async () => {
+    stack = await startStack({ env: { GRAPH_BATCH_STRATEGY: 'single', GRAPH_SINGLE_CONCURRENCY: '1' } });
+    const ids = igsids(10, 6350);
+    stack.sim.setScenario(ids[1]!, { kind: 'rateLimited', etaMinutes: 0, retryAfterSeconds: 30 });
+    const answer = await stack.gql<{ instagramUsers: Array<{ id: string } | null> }>(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids });
+    expect(answer.data?.instagramUsers.map((user) => user?.id ?? null)).toEqual([ids[0], ...Array(9).fill(null)]);
+    expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(Array(9).fill('RATE_LIMITED'));
+    expect(answer.errors?.[8]?.extensions?.retryAfterSeconds).toBeGreaterThanOrEqual(29);
+    expect(stack.sim.calls.map((call) => call.ids[0])).toEqual([ids[0], ids[1]]);
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toMatch(/igpg_account_pauses_total\{account="\d+",reason="throttled"\} 1\n/);
+  });
+
   it('one account paused does not pause another', async () => {
     const { tempJson } = await import('./support/files.js');
     const accounts = tempJson([

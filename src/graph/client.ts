@@ -14,8 +14,8 @@ export interface GraphClientOptions {
   credentials: GraphCredentials;
   timeoutMs: number;
   logger: Logger;
-  /** Called with every answer's headers (usage tracking, metrics). */
-  onResponse?: (headers: Headers) => void;
+  /** Called with every HTTP answer (usage tracking, throttling, metrics). */
+  onResponse?: (answer: GraphResponse) => void;
   /** Called once per HTTP round trip: what kind of call, and its HTTP status or `network_error`. */
   onCall?: (kind: CallKind, outcome: string, durationMs: number) => void;
 }
@@ -97,14 +97,15 @@ export class GraphClient {
       throw new GraphNetworkError(describeNetworkError(error, signal.aborted, this.options.timeoutMs));
     }
     this.options.onCall?.(kind, String(response.status), performance.now() - started);
-    this.options.onResponse?.(response.headers);
     let body: unknown = text;
     try {
       body = JSON.parse(text);
     } catch {
       // Not JSON (a proxy's HTML error page, say): keep the text for the error mapping.
     }
-    return { status: response.status, headers: response.headers, body };
+    const answer = { status: response.status, headers: response.headers, body };
+    this.options.onResponse?.(answer);
+    return answer;
   }
 }
 

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { GraphField } from '../profiles/types.js';
 import { failAll, type ProfileOutcome } from './answer.js';
-import { parseJsonHeader } from './errors.js';
+import type { GraphResponse } from './client.js';
+import { classifyGraphError, graphErrorOf, parseJsonHeader, retryAfterFrom, type UpstreamFailure } from './errors.js';
 import type { FetchStrategy } from './strategies/index.js';
 
 /** The wait when Meta throttles (or usage crosses the threshold) without saying how long. */
@@ -38,9 +39,16 @@ export class UsageGuard {
     return left > 0 ? Math.ceil(left / 1000) : 0;
   }
 
-  /** Every upstream answer's headers: the highest usage figure decides. */
-  observe(headers: Headers): void {
-    const { percent, etaSeconds } = usageOf(headers);
+  /**
+   * Every upstream HTTP answer, as it arrives (so calls still queued in the same group see the
+   * pause): a throttling error starts one; otherwise the highest usage figure decides.
+   */
+  observe(answer: GraphResponse): void {
+    if (answer.status >= 400) {
+      const failure = classifyGraphError(answer.status, graphErrorOf(answer.body), retryAfterFrom(answer.headers));
+      if (failure.code === 'RATE_LIMITED') this.throttled(failure.retryAfterSeconds);
+    }
+    const { percent, etaSeconds } = usageOf(answer.headers);
     if (percent === undefined) return;
     this.options.onUsage?.(percent);
     if (percent >= this.options.thresholdPercent) {
@@ -55,7 +63,9 @@ export class UsageGuard {
 
   private block(seconds: number, reason: 'usage' | 'throttled', percent?: number): void {
     const until = this.now() + seconds * 1000;
-    if (until <= this.blockedUntil) return;
+    // The same throttle is seen twice (as the answer arrives, and in the group's outcomes a moment
+    // later): only a materially longer wait extends the pause.
+    if (until <= this.blockedUntil + 1000) return;
     const wasBlocked = this.remainingSeconds() > 0;
     this.blockedUntil = until;
     this.options.onBlock?.(reason, seconds);
@@ -85,6 +95,17 @@ export function usageOf(headers: Headers): { percent: number | undefined; etaSec
   return { percent, etaSeconds };
 }
 
+/** What an id gets when the account is paused and Meta is not called. */
+export function pausedFailure(remainingSeconds: number): UpstreamFailure {
+  return {
+    code: 'RATE_LIMITED',
+    message: `The gateway paused calls to Meta for this account to respect Meta's rate limits; try again in about ${remainingSeconds} s.`,
+    retryable: true,
+    transient: false,
+    retryAfterSeconds: remainingSeconds,
+  };
+}
+
 /**
  * A strategy behind the guard: while the account is paused every id gets RATE_LIMITED with the
  * remaining wait and nothing is sent; a throttling answer from Meta starts a pause.
@@ -104,13 +125,7 @@ export class GuardedStrategy implements FetchStrategy {
     const remaining = this.guard.remainingSeconds();
     if (remaining > 0) {
       this.onSkipped?.(ids.length);
-      return failAll(ids, {
-        code: 'RATE_LIMITED',
-        message: `The gateway paused calls to Meta for this account to respect Meta's rate limits; try again in about ${remaining} s.`,
-        retryable: true,
-        transient: false,
-        retryAfterSeconds: remaining,
-      });
+      return failAll(ids, pausedFailure(remaining));
     }
     const outcomes = await this.inner.fetch(ids, fields);
     let wait: number | undefined;

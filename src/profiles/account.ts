@@ -45,9 +45,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     credentials: deps.credentials,
     timeoutMs: config.graphTimeoutMs,
     logger,
-    onResponse: (headers) => {
-      metrics.recordUsageHeaders(headers, accountLabel());
-      guard.observe(headers);
+    onResponse: (answer) => {
+      metrics.recordUsageHeaders(answer.headers, accountLabel());
+      guard.observe(answer);
     },
     onCall: (kind, outcome, durationMs) => {
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
@@ -71,6 +71,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
       strategy: config.batchStrategy,
       singleConcurrency: config.singleConcurrency,
       reprobeSeconds: config.reprobeSeconds,
+      pausedSeconds: () => guard.remainingSeconds(),
       logger,
     }),
     guard,

@@ -15,6 +15,8 @@ export interface StrategyOptions {
   strategy: BatchStrategyName;
   singleConcurrency: number;
   reprobeSeconds: number;
+  /** Seconds left of the account's pause (usage guard); per-object reads stop sending while it lasts. */
+  pausedSeconds?: () => number;
   logger: Logger;
 }
 
@@ -39,7 +41,7 @@ class StrictBatch implements FetchStrategy {
 
 export function createStrategy(client: GraphClient, options: StrategyOptions): FetchStrategy {
   const batch = new BatchStrategy(client);
-  const single = new SingleStrategy(client, options.singleConcurrency);
+  const single = new SingleStrategy(client, options.singleConcurrency, options.pausedSeconds);
   const auto = () => new AutoStrategy(batch, single, options.reprobeSeconds * 1000, options.logger);
   switch (options.strategy) {
     case 'batch':

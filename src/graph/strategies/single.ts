@@ -2,6 +2,7 @@ import type { GraphField } from '../../profiles/types.js';
 import { outcomeOf, type ProfileOutcome } from '../answer.js';
 import { GraphNetworkError, type GraphClient } from '../client.js';
 import { networkFailure } from '../errors.js';
+import { pausedFailure } from '../usage-guard.js';
 import { fieldsParam, type FetchStrategy } from './types.js';
 
 /** One GET per IGSID, at most `concurrency` at a time: works on every host, costs n round trips. */
@@ -11,6 +12,8 @@ export class SingleStrategy implements FetchStrategy {
   constructor(
     private readonly client: GraphClient,
     private readonly concurrency: number,
+    /** Seconds left of the account's pause: once a call is throttled, the group's remaining ids are not sent. */
+    private readonly pausedSeconds: () => number = () => 0,
   ) {}
 
   async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
@@ -20,7 +23,8 @@ export class SingleStrategy implements FetchStrategy {
     const worker = async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        results.set(id, await this.fetchOne(id, query));
+        const paused = this.pausedSeconds();
+        results.set(id, paused > 0 ? { ok: false, failure: pausedFailure(paused) } : await this.fetchOne(id, query));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
