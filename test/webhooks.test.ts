@@ -264,6 +264,18 @@ describe('delivery processing', () => {
     expect(new Set(stack.sim.calls.flatMap((call) => call.ids)).size).toBe(120);
   });
 
+  it('acknowledges before the work: 200 at once while the prefetch is still waiting on a slow Meta', async () => {
+    const [slow] = igsids(1, 1900);
+    stack.sim.setScenario(slow!, { kind: 'slow', ms: 2000 });
+    const prefetchedBefore = await metric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' });
+    const started = Date.now();
+    expect((await deliver(stack.url, delivery({ messaging: [message(slow!, 'm-slow-1', Date.now())] }))).status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(await metric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' })).toBe(prefetchedBefore);
+    await waitForMetric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, prefetchedBefore + 1);
+    stack.sim.setScenario(slow!, null);
+  });
+
   it('answers 400 with a short reason to malformed bodies, and keeps serving', async () => {
     const cases: Array<[string, RegExp]> = [
       ['{"object":"instagram","entry":[', /not valid JSON/],
