@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parse, Kind, type EnumTypeDefinitionNode } from 'graphql';
+import { parse, print, Kind, type EnumTypeDefinitionNode, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config.js';
+import { PLAYGROUND_EXAMPLES } from '../src/http/playground-examples.js';
 import { loadSdl } from '../src/schema/sdl.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -28,5 +29,15 @@ describe('README stays true', () => {
     const codes = enumNode?.values?.map((value) => value.name.value) ?? [];
     expect(codes.length).toBeGreaterThanOrEqual(8);
     for (const code of codes) expect(tableRow(code), `README error table lacks ${code}`).toBeDefined();
+  });
+
+  it('the playground opens with exactly the README\'s example operations', () => {
+    const operations = (source: string) =>
+      parse(source).definitions.filter((node): node is OperationDefinitionNode => node.kind === Kind.OPERATION_DEFINITION).map((node) => print(node));
+    const readmeBlocks = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    const documented = readmeBlocks.flatMap(operations);
+    const preloaded = PLAYGROUND_EXAMPLES.flatMap((example) => operations(example.query));
+    expect(preloaded.length).toBe(4);
+    expect(preloaded).toEqual(documented.slice(0, preloaded.length));
   });
 });

@@ -20,6 +20,17 @@ describe('GRAPH_BATCH_STRATEGY', () => {
     expect(stack.sim.calls.every((call) => call.kind === 'single' && call.tokenLocation === 'header')).toBe(true);
   });
 
+  it('single: at most GRAPH_SINGLE_CONCURRENCY GETs in flight at once', async () => {
+    stack = await startStack({ env: { GRAPH_BATCH_STRATEGY: 'single', GRAPH_SINGLE_CONCURRENCY: '4' }, sim: { latencyMs: 60 } });
+    const answer = await stack.gql<ListAnswer>(LIST, { ids: igsids(20, 30) });
+    expect(answer.errors).toBeUndefined();
+    const at = stack.sim.calls.map((call) => call.at);
+    expect(at).toHaveLength(20);
+    // Each call takes ≥ 60 ms: calls that started within 40 ms of one another were in flight together.
+    const together = Math.max(...at.map((start) => at.filter((other) => other >= start && other < start + 40).length));
+    expect(together).toBe(4);
+  });
+
   it('batch: the token travels in the form body', async () => {
     stack = await startStack({ env: { GRAPH_BATCH_STRATEGY: 'batch' } });
     await stack.gql<ListAnswer>(LIST, { ids: igsids(3) });
@@ -149,6 +160,23 @@ describe('retries and timeouts', () => {
     expect(answer.data?.instagramUsers.map((user) => user?.id)).toEqual([flaky, steady]);
     // The retry carries only the id that failed.
     expect(stack.sim.calls.map((call) => call.ids)).toEqual([[flaky, steady], [flaky], [flaky]]);
+  });
+
+  it('backs off exponentially from GRAPH_RETRY_BASE_MS, with jitter, capped at 20× the base', async () => {
+    stack = await startStack({ env: { GRAPH_RETRY_BASE_MS: '20', GRAPH_MAX_RETRIES: '6' } });
+    const [flaky] = igsids(1, 750);
+    stack.sim.setScenario(flaky!, { kind: 'transient', times: 6 });
+    const answer = await stack.gql(`query($id: ID!) { instagramUser(id: $id) { id } }`, { id: flaky });
+    expect(answer.errors).toBeUndefined();
+    const at = stack.sim.calls.map((call) => call.at);
+    expect(at).toHaveLength(7);
+    const gaps = at.slice(1).map((time, i) => time - at[i]!);
+    // Delay n is base × 2^(n-1) × a random factor in [1, 2), never more than 20 × base = 400 ms.
+    gaps.slice(0, 4).forEach((gap, i) => expect(gap, `gap ${i + 1}`).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
+    for (const gap of gaps) expect(gap).toBeLessThan(400 + 100);
+    expect(gaps[5]).toBeGreaterThanOrEqual(398);
+    // Jittered: the six delays are not all exactly the unjittered schedule.
+    expect(gaps.slice(0, 4).some((gap, i) => Math.abs(gap - 20 * 2 ** i) > 3)).toBe(true);
   });
 
   it('gives up after GRAPH_MAX_RETRIES with UPSTREAM_UNAVAILABLE', async () => {
