@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -8,7 +10,6 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { writeSubgraphSdl } from '../src/schema/build.js';
 import { simulatedProfile } from '../src/simulator/index.js';
 import { igsids, postGraphQL, startStack, type Stack } from './support/stack.js';
 
@@ -153,7 +154,10 @@ describe('npm run schema:print', () => {
     const folder = mkdtempSync(join(tmpdir(), 'igpg-sdl-'));
     try {
       const file = join(folder, 'nested', 'subgraph.graphql');
-      writeSubgraphSdl(file);
+      // What `npm run schema:print -- <file>` runs (the build is fresh: npm test builds first).
+      const printed = spawnSync(process.execPath, [fileURLToPath(new URL('../dist/src/schema/print.js', import.meta.url)), file], { encoding: 'utf8' });
+      expect(printed.status, printed.stderr).toBe(0);
+      expect(printed.stdout).toContain(file);
       const sdl = readFileSync(file, 'utf8');
       expect(() => parse(sdl)).not.toThrow();
       expect(sdl).toMatch(/type InstagramUser\s+@key\(fields: "id"\)/);
