@@ -46,6 +46,23 @@ afterEach(async () => {
 });
 
 describe.runIf(redisOk)('Redis cache', () => {
+  it('closing the gateway (what SIGTERM does after the requests in flight) closes its Redis connection', async () => {
+    const redis = new OwnRedis(16000 + Math.floor(Math.random() * 20000));
+    await redis.start();
+    const clients = async () => Number(/connected_clients:(\d+)/.exec(await redisCommand(redis.url, 'INFO clients'))?.[1]);
+    try {
+      const gateway = await startStack({ env: { REDIS_URL: redis.url } });
+      await until(async () => (await readyz(gateway)).cache.status === 'ok', 3000);
+      // The gateway's connection and this probe's.
+      expect(await clients()).toBe(2);
+      await gateway.close();
+      // This process is still alive: only an explicit close drops the connection.
+      await until(async () => (await clients()) === 1, 2000);
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it('a restarted gateway answers from Redis with no upstream call', async () => {
     const env = { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: `t-${randomUUID().slice(0, 8)}` };
     const first = await stack({ env });
