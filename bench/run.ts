@@ -233,7 +233,9 @@ async function main() {
   }
 
   try {
-    for (const { name, start, scenarios } of servers) {
+    // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
+    const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
+    for (const { name, start, scenarios } of servers.filter((server) => !only || only.some((word) => server.name.startsWith(word)))) {
       process.stderr.write(`bench: ${name} …\n`);
       const server = await start();
       try {
