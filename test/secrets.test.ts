@@ -46,7 +46,10 @@ describe.each(['batch', 'single', 'ids'] as const)('secrets never leave the gate
     kinds.forEach((kind, i) => sim.setScenario(ids[i]!, { kind } as never));
     const answer = await postGraphQL(url, query, { ids: [...ids, 'bad-id'] });
     answers.push(JSON.stringify(answer));
-    expect(answer.errors?.length).toBeGreaterThanOrEqual(8);
+    // One error per failing id (7) and the malformed one. Legacy ?ids= fails a whole sub-group on a
+    // token or permission error (not bisected), so it may report more.
+    if (strategy === 'ids') expect(answer.errors?.length).toBeGreaterThanOrEqual(8);
+    else expect(answer.errors?.length).toBe(8);
     expect(sim.calls.some((call) => call.kind === strategy)).toBe(true);
     // A request that breaks GraphQL itself, and one for an unknown route.
     answers.push(JSON.stringify(await postGraphQL(url, '{ instagramUser(id: ) }')));

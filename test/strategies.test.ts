@@ -175,7 +175,7 @@ describe('retries and timeouts', () => {
     gaps.slice(0, 4).forEach((gap, i) => expect(gap, `gap ${i + 1}`).toBeGreaterThanOrEqual(20 * 2 ** i - 2));
     for (const gap of gaps) expect(gap).toBeLessThan(400 + 100);
     expect(gaps[5]).toBeGreaterThanOrEqual(398);
-    // Jittered: the six delays are not all exactly the unjittered schedule.
+    // Jittered: the first four delays are not all exactly the unjittered schedule.
     expect(gaps.slice(0, 4).some((gap, i) => Math.abs(gap - 20 * 2 ** i) > 3)).toBe(true);
   });
 

@@ -42,7 +42,6 @@ const staleProfilesPlugin: ApolloServerPlugin<GatewayContext> = {
   },
 };
 
-/** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
 /** Counts whole-response cache hits next to the profile cache's own figures. */
 function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<GatewayContext> {
   return {
@@ -56,6 +55,7 @@ function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
   };
 }
 
+/** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
 export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
