@@ -11,7 +11,7 @@ const config: CodegenConfig = {
         useIndexSignature: true,
         enumsAsTypes: true,
         contextType: '../schema/context.js#GatewayContext',
-        mappers: { InstagramUser: '../profiles/types.js#ProfileParent' },
+        mappers: { InstagramUser: '../graph/profile.js#GraphProfile' },
         scalars: { ID: 'string' },
       },
     },

@@ -1,4 +1,4 @@
-import type { GatewayErrorCode } from '../__generated__/resolvers-types.js';
+import type { GatewayErrorCode, GraphErrorFacts, UpstreamFailure } from './outcomes.js';
 
 /** What Meta said, in the shape Graph uses: `{"error": {...}}`. */
 export interface GraphErrorBody {
@@ -8,26 +8,6 @@ export interface GraphErrorBody {
   error_subcode?: number;
   is_transient?: boolean;
   fbtrace_id?: string;
-}
-
-/** Meta's identification of an error, passed to clients in `extensions.graph`. */
-export interface GraphErrorFacts {
-  code: number | null;
-  subcode: number | null;
-  type: string | null;
-  fbtraceId: string | null;
-}
-
-/** Why a profile could not be read: a typed gateway error, before it becomes a GraphQL error. */
-export interface UpstreamFailure {
-  code: GatewayErrorCode;
-  message: string;
-  /** May the client ask again later and expect a different answer? */
-  retryable: boolean;
-  /** May the gateway itself retry now (with backoff)? Only for temporary failures. */
-  transient: boolean;
-  retryAfterSeconds?: number;
-  graph?: GraphErrorFacts;
 }
 
 const THROTTLE_CODES = new Set([4, 17, 32, 341, 613]);
@@ -103,16 +83,6 @@ export function classifyGraphError(
     return fail('UPSTREAM_UNAVAILABLE', 'Meta\'s Graph API failed temporarily and did not recover within the retries.', true, true);
   }
   return fail('UPSTREAM_ERROR', 'Meta rejected the call; extensions.graph has its error code and trace id.', false);
-}
-
-/** A request that never got an HTTP answer (connection refused, reset, timed out). */
-export function networkFailure(reason: string): UpstreamFailure {
-  return {
-    code: 'UPSTREAM_UNAVAILABLE',
-    message: `Could not get an answer from Meta's Graph API (${reason}).`,
-    retryable: true,
-    transient: true,
-  };
 }
 
 /** Usage headers carry the wait Meta advertises; take the longest one found. */

@@ -1,8 +1,8 @@
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
-import type { GraphField } from '../profiles/types.js';
-import { missingOutcome, type ProfileOutcome } from './answer.js';
+import type { GraphField } from './profile.js';
 import type { FetchStrategy } from './strategies/index.js';
+import { type ProfileOutcome, missingOutcome } from './outcomes.js';
 
 export interface RetryPolicy {
   retries: number;

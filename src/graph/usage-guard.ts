@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { GraphField } from '../profiles/types.js';
-import { failAll, type ProfileOutcome } from './answer.js';
+import type { GraphField } from './profile.js';
 import type { GraphResponse } from './client.js';
-import { classifyGraphError, graphErrorOf, parseJsonHeader, retryAfterFrom, type UpstreamFailure } from './errors.js';
+import { classifyGraphError, graphErrorOf, parseJsonHeader, retryAfterFrom } from './errors.js';
 import type { FetchStrategy } from './strategies/index.js';
+import { failAll, pausedFailure, type ProfileOutcome } from './outcomes.js';
 
 /** The wait when Meta throttles (or usage crosses the threshold) without saying how long. */
 export const DEFAULT_BLOCK_SECONDS = 60;
@@ -93,17 +93,6 @@ export function usageOf(headers: Headers): { percent: number | undefined; etaSec
     }
   }
   return { percent, etaSeconds };
-}
-
-/** What an id gets when the account is paused and Meta is not called. */
-export function pausedFailure(remainingSeconds: number): UpstreamFailure {
-  return {
-    code: 'RATE_LIMITED',
-    message: `The gateway paused calls to Meta for this account to respect Meta's rate limits; try again in about ${remainingSeconds} s.`,
-    retryable: true,
-    transient: false,
-    retryAfterSeconds: remainingSeconds,
-  };
 }
 
 /**

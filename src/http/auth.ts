@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
-import type { GatewayErrorCode } from '../__generated__/resolvers-types.js';
 import type { AccountRegistry } from '../accounts.js';
 import { ApiKeyRing, fingerprint } from '../api-keys.js';
 import type { Logger } from '../logger.js';
 import type { AccountProfiles } from '../profiles/account.js';
+import type { GatewayErrorCode } from '../graph/outcomes.js';
 
 export const ACCOUNT_HEADER = 'x-instagram-account';
 

@@ -1,7 +1,7 @@
-import { missingOutcome, type ProfileOutcome } from '../graph/answer.js';
 import type { ProfileFetcher } from '../graph/fetcher.js';
 import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from './source.js';
-import { canonicalFields, type GraphField } from './types.js';
+import { canonicalFields, type GraphField } from '../graph/profile.js';
+import { type ProfileOutcome, missingOutcome } from '../graph/outcomes.js';
 
 interface Pending {
   fields: Set<GraphField>;

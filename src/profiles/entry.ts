@@ -1,5 +1,5 @@
-import type { UpstreamFailure } from '../graph/errors.js';
-import type { GraphField, GraphProfile } from './types.js';
+import type { GraphField, GraphProfile } from '../graph/profile.js';
+import type { UpstreamFailure } from '../graph/outcomes.js';
 
 /**
  * A cached profile: each field remembers its value and when it was fetched, so a wider selection

@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
-import { missingOutcome, type ProfileOutcome, type StaleNotice } from '../graph/answer.js';
 import { upstreamError } from '../schema/errors.js';
 import type { ProfileSource } from './source.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
-import { canonicalFields, type GraphField, type GraphProfile } from './types.js';
+import { canonicalFields, type GraphField, type GraphProfile } from '../graph/profile.js';
+import { type ProfileOutcome, type StaleNotice, missingOutcome } from '../graph/outcomes.js';
 
 interface ProfileKey {
   igsid: string;

@@ -1,5 +1,3 @@
-import { missingOutcome, type ProfileOutcome } from '../graph/answer.js';
-import type { UpstreamFailure } from '../graph/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from './cache-store.js';
@@ -15,7 +13,8 @@ import {
   type FreshnessPolicy,
 } from './entry.js';
 import type { ProfileSource } from './source.js';
-import type { GraphField } from './types.js';
+import type { GraphField } from '../graph/profile.js';
+import { type ProfileOutcome, type UpstreamFailure, missingOutcome } from '../graph/outcomes.js';
 
 /** Failures worth remembering briefly: they will not change until the person acts. */
 const NEGATIVE_CODES = new Set(['CONSENT_REQUIRED', 'USER_BLOCKED']);

@@ -1,6 +1,6 @@
-import type { ProfileOutcome } from '../graph/answer.js';
 import type { ProfileFetcher } from '../graph/fetcher.js';
-import type { GraphField } from './types.js';
+import type { GraphField } from '../graph/profile.js';
+import type { ProfileOutcome } from '../graph/outcomes.js';
 
 /** Meta's limit on ids in one round trip (Batch API sub-requests, legacy ?ids=). */
 export const MAX_IDS_PER_ROUND_TRIP = 50;

@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
-import type { StaleNotice } from '../graph/answer.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileLoader } from '../profiles/loader.js';
+import type { StaleNotice } from '../graph/outcomes.js';
 
 /** What every resolver of one GraphQL operation shares. */
 export interface GatewayContext {

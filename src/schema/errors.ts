@@ -1,6 +1,5 @@
 import { GraphQLError } from 'graphql';
-import type { GatewayErrorCode } from '../__generated__/resolvers-types.js';
-import type { UpstreamFailure } from '../graph/errors.js';
+import type { GatewayErrorCode, UpstreamFailure } from '../graph/outcomes.js';
 
 /** A typed GraphQL error for one IGSID, with the facts a client needs in `extensions`. */
 export function upstreamError(igsid: string, failure: UpstreamFailure): GraphQLError {

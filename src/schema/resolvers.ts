@@ -2,7 +2,7 @@ import { cacheControlFromInfo } from '@apollo/cache-control-types';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { profilePicExpiry } from '../profiles/entry.js';
-import { IGSID_PATTERN, type GraphProfile } from '../profiles/types.js';
+import { IGSID_PATTERN, type GraphProfile } from '../graph/profile.js';
 import { badUserInput } from './errors.js';
 import { selectedGraphFields } from './selection.js';
 

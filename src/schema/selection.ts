@@ -1,5 +1,17 @@
 import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
-import { GRAPH_FIELD_OF, type GraphField } from '../profiles/types.js';
+import type { GraphField } from '../graph/profile.js';
+
+/** GraphQL field name -> Graph field name. */
+const GRAPH_FIELD_OF: Readonly<Record<string, GraphField>> = {
+  name: 'name',
+  username: 'username',
+  profilePic: 'profile_pic',
+  profilePicExpiresAt: 'profile_pic',
+  followerCount: 'follower_count',
+  isUserFollowBusiness: 'is_user_follow_business',
+  isBusinessFollowUser: 'is_business_follow_user',
+  isVerifiedUser: 'is_verified_user',
+};
 
 /**
  * The Graph fields an `InstagramUser` selection needs, following fragments and inline fragments.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { IGSID_PATTERN } from '../profiles/types.js';
+import { IGSID_PATTERN } from '../graph/profile.js';
 
 /** The messaging item kinds the webhook handles (Meta's subscription fields in brackets). */
 export const EVENT_TYPES = ['message', 'postback', 'optin', 'referral'] as const;

@@ -1,7 +1,7 @@
 import type { AccountRegistry } from '../accounts.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { GRAPH_FIELDS } from '../profiles/types.js';
+import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { WebhookDedupe } from './dedupe.js';
 import type { DeliveryEntry } from './delivery.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { GraphField } from '../../profiles/types.js';
-import type { ProfileOutcome } from '../answer.js';
+import type { GraphField } from '../profile.js';
 import { BatchApiRefused, IdsParameterRemoved, type FetchStrategy, type StrategyName } from './types.js';
+import type { ProfileOutcome } from '../outcomes.js';
 
 /**
  * Prefers the Batch API; when the host refuses it, carries groups as per-object reads and

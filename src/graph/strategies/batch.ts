@@ -1,8 +1,9 @@
-import type { GraphField } from '../../profiles/types.js';
-import { failAll, outcomeOf, type ProfileOutcome } from '../answer.js';
+import type { GraphField } from '../profile.js';
+import { outcomeOf } from '../answer.js';
 import { GraphNetworkError, type GraphClient } from '../client.js';
-import { classifyGraphError, graphErrorOf, networkFailure, retryAfterFrom, type UpstreamFailure } from '../errors.js';
+import { classifyGraphError, graphErrorOf, retryAfterFrom } from '../errors.js';
 import { BatchApiRefused, fieldsParam, type FetchStrategy } from './types.js';
+import { type ProfileOutcome, type UpstreamFailure, failAll, networkFailure } from '../outcomes.js';
 
 interface BatchElement {
   code?: number;

@@ -1,8 +1,9 @@
-import type { GraphField } from '../../profiles/types.js';
-import { failAll, outcomeOf, type ProfileOutcome } from '../answer.js';
+import type { GraphField } from '../profile.js';
+import { outcomeOf } from '../answer.js';
 import { GraphNetworkError, type GraphClient } from '../client.js';
-import { classifyGraphError, graphErrorOf, isIdsRemoval, networkFailure, retryAfterFrom } from '../errors.js';
+import { classifyGraphError, graphErrorOf, isIdsRemoval, retryAfterFrom } from '../errors.js';
 import { fieldsParam, IdsParameterRemoved, type FetchStrategy } from './types.js';
+import { type ProfileOutcome, failAll, networkFailure } from '../outcomes.js';
 
 /**
  * Legacy `GET /vNN.0/?ids=a,b`: one round trip, but one bad id fails the whole call. A failure that

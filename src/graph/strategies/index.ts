@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { BatchStrategyName } from '../../config.js';
-import type { GraphField } from '../../profiles/types.js';
-import { failAll, type ProfileOutcome } from '../answer.js';
+import type { GraphField } from '../profile.js';
 import type { GraphClient } from '../client.js';
 import { AutoStrategy, LegacyIdsThenAuto } from './auto.js';
 import { BatchStrategy } from './batch.js';
 import { IdsStrategy } from './ids.js';
 import { SingleStrategy } from './single.js';
 import { BatchApiRefused, type FetchStrategy } from './types.js';
+import { type ProfileOutcome, failAll } from '../outcomes.js';
 
 export type { FetchStrategy, StrategyName } from './types.js';
 

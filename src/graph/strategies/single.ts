@@ -1,9 +1,8 @@
-import type { GraphField } from '../../profiles/types.js';
-import { outcomeOf, type ProfileOutcome } from '../answer.js';
+import type { GraphField } from '../profile.js';
+import { outcomeOf } from '../answer.js';
 import { GraphNetworkError, type GraphClient } from '../client.js';
-import { networkFailure } from '../errors.js';
-import { pausedFailure } from '../usage-guard.js';
 import { fieldsParam, type FetchStrategy } from './types.js';
+import { type ProfileOutcome, networkFailure, pausedFailure } from '../outcomes.js';
 
 /** One GET per IGSID, at most `concurrency` at a time: works on every host, costs n round trips. */
 export class SingleStrategy implements FetchStrategy {

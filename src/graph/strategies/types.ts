@@ -1,6 +1,5 @@
-import type { GraphField } from '../../profiles/types.js';
-import type { ProfileOutcome } from '../answer.js';
-import type { UpstreamFailure } from '../errors.js';
+import type { GraphField } from '../profile.js';
+import type { ProfileOutcome, UpstreamFailure } from '../outcomes.js';
 
 export type StrategyName = 'batch' | 'single' | 'ids';
 

@@ -24,21 +24,6 @@ export interface GraphProfile {
   freshUntil?: number;
 }
 
-/** What an `InstagramUser` resolver receives as its parent. */
-export type ProfileParent = GraphProfile;
-
-/** GraphQL field name -> Graph field name. */
-export const GRAPH_FIELD_OF: Readonly<Record<string, GraphField>> = {
-  name: 'name',
-  username: 'username',
-  profilePic: 'profile_pic',
-  profilePicExpiresAt: 'profile_pic',
-  followerCount: 'follower_count',
-  isUserFollowBusiness: 'is_user_follow_business',
-  isBusinessFollowUser: 'is_business_follow_user',
-  isVerifiedUser: 'is_verified_user',
-};
-
 /** IGSIDs are opaque digit strings; anything else never leaves the gateway. */
 export const IGSID_PATTERN = /^[0-9]{1,20}$/;
 

@@ -1,0 +1,83 @@
+import type { GraphProfile } from './profile.js';
+
+/**
+ * Every code a gateway error can carry, declared by hand so graph/ needs nothing from the SDL; the
+ * SDL's `GatewayErrorCode` enum must list the same values (checked by a test).
+ */
+export type GatewayErrorCode =
+  | 'CONSENT_REQUIRED'
+  | 'USER_BLOCKED'
+  | 'RATE_LIMITED'
+  | 'ACCESS_TOKEN_INVALID'
+  | 'PERMISSION_DENIED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_ERROR'
+  | 'BAD_USER_INPUT'
+  | 'ACCOUNT_REQUIRED'
+  | 'ACCOUNT_UNKNOWN'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN';
+
+/** Meta's identification of an error, passed to clients in `extensions.graph`. */
+export interface GraphErrorFacts {
+  code: number | null;
+  subcode: number | null;
+  type: string | null;
+  fbtraceId: string | null;
+}
+
+/** Why a profile could not be read: a typed gateway error, before it becomes a GraphQL error. */
+export interface UpstreamFailure {
+  code: GatewayErrorCode;
+  message: string;
+  /** May the client ask again later and expect a different answer? */
+  retryable: boolean;
+  /** May the gateway itself retry now (with backoff)? Only for temporary failures. */
+  transient: boolean;
+  retryAfterSeconds?: number;
+  graph?: GraphErrorFacts;
+}
+
+/** The result for one IGSID: its profile, or the typed reason it is unavailable. */
+export type ProfileOutcome =
+  | { ok: true; profile: GraphProfile; stale?: StaleNotice }
+  | { ok: false; failure: UpstreamFailure };
+
+/** A cached profile served because Meta failed (stale-if-error). */
+export interface StaleNotice {
+  reason: string;
+  ageSeconds: number;
+}
+
+/** An id the answer did not mention (should not happen; never leaves a waiter hanging). */
+export function missingOutcome(): ProfileOutcome {
+  return {
+    ok: false,
+    failure: { code: 'UPSTREAM_ERROR', message: 'Meta\'s answer did not include this id.', retryable: true, transient: false },
+  };
+}
+
+export function failAll(ids: readonly string[], failure: UpstreamFailure): Map<string, ProfileOutcome> {
+  return new Map(ids.map((id) => [id, { ok: false, failure }]));
+}
+
+/** A request that never got an HTTP answer (connection refused, reset, timed out). */
+export function networkFailure(reason: string): UpstreamFailure {
+  return {
+    code: 'UPSTREAM_UNAVAILABLE',
+    message: `Could not get an answer from Meta's Graph API (${reason}).`,
+    retryable: true,
+    transient: true,
+  };
+}
+
+/** What an id gets when the account is paused and Meta is not called. */
+export function pausedFailure(remainingSeconds: number): UpstreamFailure {
+  return {
+    code: 'RATE_LIMITED',
+    message: `The gateway paused calls to Meta for this account to respect Meta's rate limits; try again in about ${remainingSeconds} s.`,
+    retryable: true,
+    transient: false,
+    retryAfterSeconds: remainingSeconds,
+  };
+}
