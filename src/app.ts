@@ -49,8 +49,10 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   const profiles = await Promise.all(
     credentials.map((account) =>
       createAccountProfiles({
-        config,
-        graphUrl: simulator?.url ?? config.graphUrl,
+        graph: config.graph,
+        batching: config.batching,
+        cache: config.cache,
+        graphUrl: simulator?.url ?? config.graph.url,
         credentials: { accessToken: account.accessToken, appSecret: account.appSecret },
         accountId: account.id,
         logger,
@@ -88,7 +90,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       'request served',
     );
   });
-  registerPlayground(app, { config });
+  registerPlayground(app, { enabled: config.server.playground });
   await registerGraphQL(app, { config, accounts, logger, metrics });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
@@ -99,7 +101,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     metrics,
     store,
     simulator,
-    listen: () => app.listen({ port: config.port, host: config.host }),
+    listen: () => app.listen({ port: config.server.port, host: config.server.host }),
     async close() {
       // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;

@@ -5,11 +5,11 @@ import { createLogger } from './logger.js';
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
+  const logger = createLogger({ level: config.log.level, secrets: configSecrets(config) });
   const gateway = await createGateway(config, logger);
   const address = await gateway.listen();
   logger.info(
-    { address, graphql: `${address}/graphql`, strategy: config.batchStrategy, version: config.apiVersion, accounts: gateway.accounts.list().map((a) => a.id), apiKeys: config.apiKeys?.length ?? 0 },
+    { address, graphql: `${address}/graphql`, strategy: config.graph.strategy, version: config.graph.apiVersion, accounts: gateway.accounts.list().map((a) => a.id), apiKeys: config.apiKeys?.length ?? 0 },
     'ig-profile-gateway listening',
   );
 
@@ -17,12 +17,12 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing requests in flight');
+    logger.info({ signal, timeoutMs: config.server.shutdownTimeoutMs }, 'shutting down: no new connections, finishing requests in flight');
     // Bounded: a request that never ends must not keep a stopping process alive.
     setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'requests still in flight after SHUTDOWN_TIMEOUT_MS: exiting anyway');
+      logger.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'requests still in flight after SHUTDOWN_TIMEOUT_MS: exiting anyway');
       process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
+    }, config.server.shutdownTimeoutMs).unref();
     gateway.close().then(
       () => {
         logger.info('shut down cleanly');

@@ -19,11 +19,11 @@ describe('playground and introspection settings', () => {
 
   it('are on by default outside production and off by default in production', () => {
     const dev = loadConfig({});
-    expect([dev.playground, dev.introspection]).toEqual([true, true]);
+    expect([dev.server.playground, dev.server.introspection]).toEqual([true, true]);
     const prod = loadConfig({ NODE_ENV: 'production', INSTAGRAM_ACCESS_TOKEN: TEST_TOKEN });
-    expect([prod.playground, prod.introspection]).toEqual([false, false]);
+    expect([prod.server.playground, prod.server.introspection]).toEqual([false, false]);
     const prodOn = loadConfig({ NODE_ENV: 'production', INSTAGRAM_ACCESS_TOKEN: TEST_TOKEN, PLAYGROUND: 'true', INTROSPECTION: '1' });
-    expect([prodOn.playground, prodOn.introspection]).toEqual([true, true]);
+    expect([prodOn.server.playground, prodOn.server.introspection]).toEqual([true, true]);
     expect(() => loadConfig({ PLAYGROUND: 'maybe' })).toThrow('PLAYGROUND must be true or false (got "maybe")');
   });
 

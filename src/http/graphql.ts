@@ -60,7 +60,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
-    introspection: deps.config.introspection,
+    introspection: deps.config.server.introspection,
     logger: deps.logger,
     formatError,
     validationRules: limitRules(deps.config.limits),
@@ -104,8 +104,8 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
         account,
         profiles: new ProfileLoader(account.source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
         interactions: new DataLoader((igsids: readonly string[]) => account.interactions.lastAt(igsids)),
-        maxIdsPerQuery: deps.config.maxIdsPerQuery,
-        idsLeft: { count: deps.config.maxIdsPerQuery },
+        maxIdsPerQuery: deps.config.limits.idsPerQuery,
+        idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
       };
     },

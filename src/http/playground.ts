@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config.js';
 import { projectRoot } from '../schema/sdl.js';
 import { PLAYGROUND_EXAMPLES } from './playground-examples.js';
 
@@ -83,8 +82,8 @@ function isBrowserVisit(request: FastifyRequest): boolean {
  * `GET /playground`: GraphiQL served entirely by the gateway, with the README's example operations
  * as tabs; also what a browser opening `/graphql` gets. Off (404) when `PLAYGROUND` is off.
  */
-export function registerPlayground(app: FastifyInstance, deps: { config: Config }) {
-  if (!deps.config.playground) return;
+export function registerPlayground(app: FastifyInstance, deps: { enabled: boolean }) {
+  if (!deps.enabled) return;
   const html = pageHtml();
   const assets = new Map(Object.entries(ASSETS).map(([name, asset]) => [name, { body: readFileSync(asset.file), type: asset.type }]));
 

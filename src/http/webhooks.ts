@@ -26,21 +26,21 @@ export interface WebhookDeps {
  */
 export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
   const { config, metrics, logger } = deps;
-  const { verifyToken, maxBodyBytes, dedupeTtlSeconds } = config.webhook;
+  const { verifyToken, maxBodyBytes, dedupeTtlMs } = config.webhook;
   // Deliveries are signed by the Meta app: with an accounts file, accounts may belong to different
   // apps. A delivery may touch only the accounts of the app whose secret signed it.
   const appSecretOf = (accountId: string): string | undefined => {
     const entry = config.accounts.find((account) => account.id === accountId) ?? (config.accounts.length === 1 && !config.accounts[0]!.id ? config.accounts[0] : undefined);
-    return entry ? entry.appSecret : config.appSecret;
+    return entry ? entry.appSecret : config.instagram.appSecret;
   };
-  const appSecrets = [...new Set([config.appSecret, ...config.accounts.map((account) => account.appSecret)])].filter(
+  const appSecrets = [...new Set([config.instagram.appSecret, ...config.accounts.map((account) => account.appSecret)])].filter(
     (secret): secret is string => typeof secret === 'string',
   );
   const appSecret = appSecrets[0];
   if (verifyToken && !appSecret) {
     logger.warn('INSTAGRAM_WEBHOOK_VERIFY_TOKEN is set but INSTAGRAM_APP_SECRET is not: webhook deliveries cannot be verified and will be refused (503)');
   }
-  const dedupe = new WebhookDedupe(deps.store, dedupeTtlSeconds * 1000);
+  const dedupe = new WebhookDedupe(deps.store, dedupeTtlMs);
   const pending = new Set<Promise<void>>();
 
   const reject = (reply: FastifyReply, status: number, reason: string, message: string) => {

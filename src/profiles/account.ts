@@ -26,7 +26,9 @@ export interface AccountProfiles {
 }
 
 export interface AccountDeps {
-  config: Config;
+  graph: Config['graph'];
+  batching: Config['batching'];
+  cache: Config['cache'];
   graphUrl: string;
   credentials: GraphCredentials;
   /** Known from configuration, or learned from `GET /me?fields=user_id` when absent. */
@@ -38,12 +40,12 @@ export interface AccountDeps {
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
 export async function createAccountProfiles(deps: AccountDeps): Promise<AccountProfiles> {
-  const { config, logger, metrics } = deps;
+  const { graph, batching, logger, metrics } = deps;
   const client = new GraphClient({
     baseUrl: deps.graphUrl,
-    version: config.apiVersion,
+    version: graph.apiVersion,
     credentials: deps.credentials,
-    timeoutMs: config.graphTimeoutMs,
+    timeoutMs: graph.timeoutMs,
     logger,
     onResponse: (answer) => {
       metrics.recordUsageHeaders(answer.headers, accountLabel());
@@ -55,7 +57,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     },
   });
   const guard = new UsageGuard({
-    thresholdPercent: config.usageThrottlePercent,
+    thresholdPercent: graph.usageThrottlePercent,
     logger,
     label: () => accountLabel(),
     onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
@@ -68,29 +70,29 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const accountId = id;
   const strategy = new GuardedStrategy(
     createStrategy(client, {
-      strategy: config.batchStrategy,
-      singleConcurrency: config.singleConcurrency,
-      reprobeSeconds: config.reprobeSeconds,
+      strategy: graph.strategy,
+      singleConcurrency: graph.singleConcurrency,
+      reprobeMs: graph.reprobeMs,
       pausedSeconds: () => guard.remainingSeconds(),
       logger,
     }),
     guard,
     (ids) => metrics.pausedProfiles.inc({ account: accountId }, ids),
   );
-  const fetcher = new ProfileFetcher(strategy, { retries: config.graphMaxRetries, baseMs: config.graphRetryBaseMs }, logger, {
+  const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
   });
 
-  const upstream: ProfileSource = config.coalescing
+  const upstream: ProfileSource = batching.coalescing
     ? new UpstreamBatcher(fetcher, {
-        windowMs: config.batchWindowMs,
+        windowMs: batching.windowMs,
         maxPartialInFlight: 1,
         onCoalesced: () => metrics.coalescedWaits.inc({ account: accountId }),
       })
     : new UpstreamSource(fetcher);
 
-  const c = config.cache;
+  const c = deps.cache;
   const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
   if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
   const cached = new CachedProfileSource(
@@ -99,11 +101,11 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     deps.store,
     upstream,
     {
-      ttlMs: c.ttlSeconds * 1000,
-      staleWhileRevalidateMs: c.staleWhileRevalidateSeconds * 1000,
-      staleIfErrorMs: c.staleIfErrorSeconds * 1000,
-      negativeTtlMs: c.negativeTtlSeconds * 1000,
-      picMarginMs: c.picMarginSeconds * 1000,
+      ttlMs: c.ttlMs,
+      staleWhileRevalidateMs: c.staleWhileRevalidateMs,
+      staleIfErrorMs: c.staleIfErrorMs,
+      negativeTtlMs: c.negativeTtlMs,
+      picMarginMs: c.picMarginMs,
     },
     metrics,
     logger,

@@ -39,7 +39,7 @@ export async function startStack(options: { env?: Record<string, string>; sim?: 
   });
   const logs: string[] = [];
   const logger = createLogger({
-    level: config.logLevel,
+    level: config.log.level,
     secrets: configSecrets(config),
     destination: { write: (line: string) => logs.push(line) },
   });

@@ -14,7 +14,7 @@ export type { FetchStrategy, StrategyName } from './types.js';
 export interface StrategyOptions {
   strategy: BatchStrategyName;
   singleConcurrency: number;
-  reprobeSeconds: number;
+  reprobeMs: number;
   /** Seconds left of the account's pause (usage guard); per-object reads stop sending while it lasts. */
   pausedSeconds?: () => number;
   logger: Logger;
@@ -42,7 +42,7 @@ class StrictBatch implements FetchStrategy {
 export function createStrategy(client: GraphClient, options: StrategyOptions): FetchStrategy {
   const batch = new BatchStrategy(client);
   const single = new SingleStrategy(client, options.singleConcurrency, options.pausedSeconds);
-  const auto = () => new AutoStrategy(batch, single, options.reprobeSeconds * 1000, options.logger);
+  const auto = () => new AutoStrategy(batch, single, options.reprobeMs, options.logger);
   switch (options.strategy) {
     case 'batch':
       return new StrictBatch(batch);

@@ -1,0 +1,362 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the gateway reads from the environment, declared once: its name, the config group
+ * and key it lands in, meaning, default and validation (which also converts units: `*_SECONDS`
+ * settings arrive in code as milliseconds). The typed `Config`, README's settings table and
+ * `.env.example` are all derived from this list (test/docs.test.ts keeps them in step).
+ */
+export const BATCH_STRATEGIES = ['auto', 'batch', 'single', 'ids'] as const;
+export type BatchStrategyName = (typeof BATCH_STRATEGIES)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** Whole seconds in the environment, milliseconds in code. */
+const seconds = (min: number, max: number) => int(min, max).transform((value) => value * 1000);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((value) => ['true', 'false', '1', '0'].includes(value), 'must be true or false')
+  .transform((value) => value === 'true' || value === '1');
+
+const secret = z.string().trim().min(1, 'must not be empty');
+const path = z.string().trim().min(1, 'must not be empty');
+
+interface Setting<G extends string, K extends string, S extends z.ZodType> {
+  /** The config slice the value lands in (`config[group][key]`): each module receives only its slice. */
+  group: G;
+  key: K;
+  meaning: string;
+  /** As written in the environment; undefined = unset. */
+  default: string | undefined;
+  schema: S;
+  /** Never echoed in error messages, and scrubbed from logs. */
+  secret?: boolean;
+}
+
+const setting = <const G extends string, const K extends string, S extends z.ZodType>(s: Setting<G, K, S>) => s;
+
+export const SETTINGS = {
+  INSTAGRAM_ACCESS_TOKEN: setting({
+    group: 'instagram',
+    key: 'accessToken',
+    meaning: 'Instagram user access token of the business account. Without it (outside production) the built-in simulator serves simulated profiles.',
+    default: undefined,
+    schema: secret.optional(),
+    secret: true,
+  }),
+  INSTAGRAM_ACCOUNTS_FILE: setting({
+    group: 'instagram',
+    key: 'accountsFile',
+    meaning: 'Path to the accounts JSON file `[{"id","accessToken","appSecret"?}]` (see [Accounts and API keys](#accounts-and-api-keys)); instead of `INSTAGRAM_ACCESS_TOKEN`.',
+    default: undefined,
+    schema: path.optional(),
+  }),
+  GATEWAY_API_KEYS_FILE: setting({
+    group: 'instagram',
+    key: 'apiKeysFile',
+    meaning: 'Path to the client keys JSON file `[{"key","accounts"}]`; when set every `/graphql` request needs `Authorization: Bearer <key>`. Required in production with several accounts.',
+    default: undefined,
+    schema: path.optional(),
+  }),
+  INSTAGRAM_APP_SECRET: setting({
+    group: 'instagram',
+    key: 'appSecret',
+    meaning: 'App secret: adds `appsecret_proof` to every Graph call (and verifies webhook signatures); the default for accounts-file entries without their own `appSecret`.',
+    default: undefined,
+    schema: secret.optional(),
+    secret: true,
+  }),
+  INSTAGRAM_WEBHOOK_VERIFY_TOKEN: setting({
+    group: 'webhook',
+    key: 'verifyToken',
+    meaning: 'Verify token of the Instagram messaging webhook (`GET /webhooks/instagram` handshake). Unset: the handshake answers 403.',
+    default: undefined,
+    schema: secret.optional(),
+    secret: true,
+  }),
+  WEBHOOK_MAX_BODY_BYTES: setting({
+    group: 'webhook',
+    key: 'maxBodyBytes',
+    meaning: 'Largest webhook delivery accepted, in bytes (larger → 413).',
+    default: '1048576',
+    schema: int(1024, 100 * 1024 * 1024),
+  }),
+  WEBHOOK_DEDUPE_TTL_SECONDS: setting({
+    group: 'webhook',
+    key: 'dedupeTtlMs',
+    meaning: 'How long a webhook item (message `mid` or digest) is remembered so redeliveries are skipped, in seconds.',
+    default: '86400',
+    schema: seconds(60, 30 * 86_400),
+  }),
+  INSTAGRAM_GRAPH_URL: setting({
+    group: 'graph',
+    key: 'url',
+    meaning: 'Graph API host.',
+    default: 'https://graph.instagram.com',
+    schema: httpUrl,
+  }),
+  INSTAGRAM_API_VERSION: setting({
+    group: 'graph',
+    key: 'apiVersion',
+    meaning: 'Pinned Graph API version, like `v23.0`.',
+    default: 'v23.0',
+    schema: z.string().trim().regex(/^v\d{1,3}\.\d$/, 'must look like v23.0'),
+  }),
+  GRAPH_BATCH_STRATEGY: setting({
+    group: 'graph',
+    key: 'strategy',
+    meaning: 'How ids travel upstream: `auto` (Batch API, falling back to per-object reads), `batch`, `single`, or legacy `ids`.',
+    default: 'auto',
+    schema: z.enum(BATCH_STRATEGIES, { error: `must be one of ${BATCH_STRATEGIES.join(', ')}` }),
+  }),
+  GRAPH_TIMEOUT_MS: setting({
+    group: 'graph',
+    key: 'timeoutMs',
+    meaning: 'Timeout of one upstream HTTP call, in milliseconds.',
+    default: '10000',
+    schema: int(100, 120_000),
+  }),
+  GRAPH_MAX_RETRIES: setting({
+    group: 'graph',
+    key: 'maxRetries',
+    meaning: 'Retries of transient upstream failures (capped exponential backoff with jitter).',
+    default: '2',
+    schema: int(0, 10),
+  }),
+  GRAPH_RETRY_BASE_MS: setting({
+    group: 'graph',
+    key: 'retryBaseMs',
+    meaning: 'First retry delay in milliseconds; doubles per retry, capped at 20× this value.',
+    default: '200',
+    schema: int(1, 60_000),
+  }),
+  GRAPH_SINGLE_CONCURRENCY: setting({
+    group: 'graph',
+    key: 'singleConcurrency',
+    meaning: 'Concurrent per-object GETs of one group (the `single` strategy).',
+    default: '8',
+    schema: int(1, 50),
+  }),
+  GRAPH_REPROBE_SECONDS: setting({
+    group: 'graph',
+    key: 'reprobeMs',
+    meaning: 'In `auto` mode, how long (seconds) to keep using per-object reads after the host refused the Batch API before trying it again.',
+    default: '300',
+    schema: seconds(1, 86_400),
+  }),
+  USAGE_THROTTLE_PERCENT: setting({
+    group: 'graph',
+    key: 'usageThrottlePercent',
+    meaning: 'When Meta\'s `X-App-Usage` / `X-Business-Use-Case-Usage` for an account reaches this percentage, the gateway stops calling Meta for it for a while (answers from cache or `RATE_LIMITED`).',
+    default: '90',
+    schema: int(1, 100),
+  }),
+  BATCH_WINDOW_MS: setting({
+    group: 'batching',
+    key: 'windowMs',
+    meaning: 'How long a partly filled upstream group waits for lookups from concurrent requests to join it, in milliseconds.',
+    default: '2',
+    schema: int(0, 1000),
+  }),
+  COALESCING_ENABLED: setting({
+    group: 'batching',
+    key: 'coalescing',
+    meaning: 'Share upstream round trips and in-flight fetches across concurrent requests (`false` only to measure without it).',
+    default: 'true',
+    schema: bool,
+  }),
+  CACHE_ENABLED: setting({
+    group: 'cache',
+    key: 'enabled',
+    meaning: 'Cache profiles (`false` sends every lookup upstream).',
+    default: 'true',
+    schema: bool,
+  }),
+  CACHE_MAX_ENTRIES: setting({
+    group: 'cache',
+    key: 'maxEntries',
+    meaning: 'Entries the in-memory cache keeps (least recently used go first).',
+    default: '50000',
+    schema: int(1, 10_000_000),
+  }),
+  CACHE_KEY_PREFIX: setting({
+    group: 'cache',
+    key: 'keyPrefix',
+    meaning: 'Prefix of every stored key, before the business account id (see [Storage layout](#storage-layout)).',
+    default: 'igpg',
+    schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 letters, digits, dots, dashes or underscores'),
+  }),
+  REDIS_URL: setting({
+    group: 'cache',
+    key: 'redisUrl',
+    meaning: 'Redis for the shared cache (`redis://` or `rediss://`); memory only when unset.',
+    default: undefined,
+    schema: z
+      .string()
+      .trim()
+      .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    secret: true,
+  }),
+  REDIS_TIMEOUT_MS: setting({
+    group: 'cache',
+    key: 'redisTimeoutMs',
+    meaning: 'A Redis operation slower than this (milliseconds) counts as a miss (the query goes on without it).',
+    default: '100',
+    schema: int(1, 10_000),
+  }),
+  PROFILE_TTL_SECONDS: setting({
+    group: 'cache',
+    key: 'ttlMs',
+    meaning: 'How long a cached profile is fresh, in seconds.',
+    default: '3600',
+    schema: seconds(1, 30 * 86_400),
+  }),
+  STALE_WHILE_REVALIDATE_SECONDS: setting({
+    group: 'cache',
+    key: 'staleWhileRevalidateMs',
+    meaning: 'Past the TTL, how long (seconds) a cached profile is still served at once while it is refreshed in the background.',
+    default: '300',
+    schema: seconds(0, 30 * 86_400),
+  }),
+  STALE_IF_ERROR_SECONDS: setting({
+    group: 'cache',
+    key: 'staleIfErrorMs',
+    meaning: 'Past the TTL, how long (seconds) a cached profile may be served when Meta fails or throttles.',
+    default: '86400',
+    schema: seconds(0, 30 * 86_400),
+  }),
+  NEGATIVE_TTL_SECONDS: setting({
+    group: 'cache',
+    key: 'negativeTtlMs',
+    meaning: 'How long (seconds) `CONSENT_REQUIRED` and `USER_BLOCKED` answers are remembered.',
+    default: '60',
+    schema: seconds(0, 86_400),
+  }),
+  PROFILE_PIC_EXPIRY_MARGIN_SECONDS: setting({
+    group: 'cache',
+    key: 'picMarginMs',
+    meaning: 'A cached `profilePic` is never served later than its CDN `oe=` expiry minus this margin (seconds).',
+    default: '600',
+    schema: seconds(0, 86_400),
+  }),
+  MAX_IDS_PER_QUERY: setting({
+    group: 'limits',
+    key: 'idsPerQuery',
+    meaning: 'Most ids one `instagramUsers` call, and one HTTP request in total, may ask for.',
+    default: '500',
+    schema: int(1, 100_000),
+  }),
+  MAX_BODY_BYTES: setting({
+    group: 'limits',
+    key: 'bodyBytes',
+    meaning: 'Largest accepted request body, in bytes; larger ones get HTTP 413.',
+    default: '1048576',
+    schema: int(1024, 100 * 1024 * 1024),
+  }),
+  MAX_QUERY_DEPTH: setting({
+    group: 'limits',
+    key: 'queryDepth',
+    meaning: 'Deepest selection nesting a GraphQL operation may have (profile queries need 2, the standard introspection query 15).',
+    default: '15',
+    schema: int(2, 100),
+  }),
+  MAX_ROOT_FIELDS: setting({
+    group: 'limits',
+    key: 'rootFields',
+    meaning: 'Most root fields (aliases included) one GraphQL operation may select.',
+    default: '250',
+    schema: int(1, 10_000),
+  }),
+  MAX_BATCH_OPERATIONS: setting({
+    group: 'limits',
+    key: 'batchOperations',
+    meaning: 'Most operations in one batched HTTP request (a JSON array body).',
+    default: '10',
+    schema: int(1, 1000),
+  }),
+  SHUTDOWN_TIMEOUT_MS: setting({
+    group: 'server',
+    key: 'shutdownTimeoutMs',
+    meaning: 'On SIGTERM/SIGINT, how long (milliseconds) in-flight requests may take to finish before the process exits with code 1.',
+    default: '10000',
+    schema: int(100, 600_000),
+  }),
+  PLAYGROUND: setting({
+    group: 'server',
+    key: 'playground',
+    meaning: 'Serve the GraphiQL playground on `/playground` (and to browsers opening `/graphql`). Unset: on, except off when `NODE_ENV=production`.',
+    default: undefined,
+    schema: bool.optional(),
+  }),
+  INTROSPECTION: setting({
+    group: 'server',
+    key: 'introspection',
+    meaning: 'Answer GraphQL introspection (the playground\'s docs explorer needs it). Unset: on, except off when `NODE_ENV=production`.',
+    default: undefined,
+    schema: bool.optional(),
+  }),
+  PORT: setting({
+    group: 'server',
+    key: 'port',
+    meaning: 'HTTP listen port.',
+    default: '4000',
+    schema: int(0, 65_535),
+  }),
+  HOST: setting({
+    group: 'server',
+    key: 'host',
+    meaning: 'HTTP listen address.',
+    default: '0.0.0.0',
+    schema: z.string().trim().min(1, 'must not be empty'),
+  }),
+  LOG_LEVEL: setting({
+    group: 'log',
+    key: 'level',
+    meaning: 'pino log level: `fatal` … `trace`, or `silent`.',
+    default: 'info',
+    schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  }),
+  NODE_ENV: setting({
+    group: 'server',
+    key: 'nodeEnv',
+    meaning: '`production` refuses to start without a token or accounts file, or with several accounts and no `GATEWAY_API_KEYS_FILE`; it turns the playground and introspection off unless set.',
+    default: 'development',
+    schema: z.string().trim(),
+  }),
+};
+
+export type SettingName = keyof typeof SETTINGS;
+type Settings = typeof SETTINGS;
+type GroupName = Settings[SettingName]['group'];
+
+/** The settings as typed values, grouped into the slices modules receive. */
+export type SettingGroups = {
+  [G in GroupName]: {
+    [N in SettingName as Settings[N]['group'] extends G ? Settings[N]['key'] : never]: z.output<Settings[N]['schema']>;
+  };
+};
