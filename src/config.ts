@@ -129,6 +129,11 @@ export const SETTINGS = {
     default: '2',
     schema: int(0, 1000),
   },
+  BATCH_MAX_WAIT_MS: {
+    meaning: 'Longest a partly filled upstream group, its window over, waits behind a slow round trip of the same account before it leaves anyway.',
+    default: '1000',
+    schema: int(0, 60_000),
+  },
   COALESCING_ENABLED: {
     meaning: 'Share upstream round trips and in-flight fetches across concurrent requests (`false` only to measure without it).',
     default: 'true',
@@ -283,6 +288,7 @@ export interface Config {
   reprobeSeconds: number;
   maxIdsPerQuery: number;
   batchWindowMs: number;
+  batchMaxWaitMs: number;
   coalescing: boolean;
   cache: {
     enabled: boolean;
@@ -382,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reprobeSeconds: s.GRAPH_REPROBE_SECONDS,
     maxIdsPerQuery: s.MAX_IDS_PER_QUERY,
     batchWindowMs: s.BATCH_WINDOW_MS,
+    batchMaxWaitMs: s.BATCH_MAX_WAIT_MS,
     coalescing: s.COALESCING_ENABLED,
     cache: {
       enabled: s.CACHE_ENABLED,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { GraphField, GraphProfile } from '../graph/profile.js';
 import type { UpstreamFailure } from '../graph/outcomes.js';
 
@@ -10,6 +11,46 @@ export interface CacheEntry {
   fields: Partial<Record<GraphField, { value: unknown; at: number }>>;
   negative?: { failure: UpstreamFailure; at: number };
 }
+
+/** Failures worth remembering briefly: they will not change until the person acts. */
+export const NEGATIVE_CODES = ['CONSENT_REQUIRED', 'USER_BLOCKED'] as const;
+
+const MAX_STORED_STRING = 4096;
+const stamped = <T extends z.ZodType>(value: T) => z.object({ value: value.nullable(), at: z.number().finite() }).optional();
+const text = z.string().max(MAX_STORED_STRING);
+
+/** What a store may hand back under a profile key; anything else is a miss (stores are a boundary too). */
+export const cacheEntrySchema: z.ZodType<CacheEntry> = z.object({
+  fields: z.object({
+    name: stamped(text),
+    username: stamped(text),
+    profile_pic: stamped(text),
+    follower_count: stamped(z.number().finite()),
+    is_user_follow_business: stamped(z.boolean()),
+    is_business_follow_user: stamped(z.boolean()),
+    is_verified_user: stamped(z.boolean()),
+  }),
+  negative: z
+    .object({
+      failure: z.object({
+        code: z.enum(NEGATIVE_CODES),
+        message: text,
+        retryable: z.boolean(),
+        transient: z.boolean(),
+        retryAfterSeconds: z.number().finite().optional(),
+        graph: z
+          .object({
+            code: z.number().nullable(),
+            subcode: z.number().nullable(),
+            type: text.nullable(),
+            fbtraceId: text.nullable(),
+          })
+          .optional(),
+      }),
+      at: z.number().finite(),
+    })
+    .optional(),
+});
 
 export interface FreshnessPolicy {
   ttlMs: number;
@@ -91,8 +132,8 @@ export function freshUntil(entry: CacheEntry, fields: readonly GraphField[], pol
 }
 
 /** Oldest fetch time among the fields (for "served stale, N seconds old" notices). */
-export function oldestFetch(entry: CacheEntry, fields: readonly GraphField[]): number {
-  return Math.min(...fields.map((field) => entry.fields[field]?.at ?? Date.now()));
+export function oldestFetch(entry: CacheEntry, fields: readonly GraphField[], now: number): number {
+  return Math.min(now, ...fields.map((field) => entry.fields[field]?.at ?? now));
 }
 
 /** How long the store should keep an entry: as long as it may still be served on error. */
