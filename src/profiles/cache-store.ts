@@ -28,9 +28,13 @@ export interface CacheStore {
    * One answer per key, in order: memory first, the rest from Redis. A Redis value that is not
    * JSON or fails `schema` is a miss (counted, logged), never an error and never copied to memory.
    */
-  getMany<T>(keys: readonly string[], schema: z.ZodType<T>): Promise<Array<StoreHit<T> | undefined>>;
+  getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options?: { durable?: boolean }): Promise<Array<StoreHit<T> | undefined>>;
   get<T>(key: string, schema: z.ZodType<T>): Promise<StoreHit<T> | undefined>;
-  setMany(writes: readonly StoreWrite[]): Promise<void>;
+  /**
+   * `durable` (also for `getMany`): Redis is used even in the pause it gets after a slow operation
+   * (for data that lives nowhere else, such as interaction times); skipped only while disconnected.
+   */
+  setMany(writes: readonly StoreWrite[], options?: { durable?: boolean }): Promise<void>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** Keeps a copy of a (validated) Redis hit in memory, so the next lookup stays local. */
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
@@ -100,7 +104,7 @@ class LayeredStore implements CacheStore {
     }
   }
 
-  async getMany<T>(keys: readonly string[], schema: z.ZodType<T>): Promise<Array<StoreHit<T> | undefined>> {
+  async getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options: { durable?: boolean } = {}): Promise<Array<StoreHit<T> | undefined>> {
     const hits: Array<StoreHit<T> | undefined> = keys.map((key) => {
       const local = this.memory.get(key);
       if (!local) return undefined;
@@ -112,14 +116,19 @@ class LayeredStore implements CacheStore {
     });
     const missing = keys.flatMap((key, i) => (hits[i] ? [] : [i]));
     for (const part of chunks(missing)) {
-      const redis = this.readyRedis();
+      const redis = this.redisFor(options);
       if (!redis) break;
       const values = await this.guard('get', () => redis.mGet(part.map((i) => keys[i]!)));
       if (!values) break;
+      const invalid: string[] = [];
       part.forEach((index, j) => {
         const raw = values[j];
-        if (typeof raw === 'string') hits[index] = this.parse(keys[index]!, raw, schema);
+        if (typeof raw !== 'string') return;
+        hits[index] = this.parse(keys[index]!, raw, schema);
+        if (!hits[index]) invalid.push(keys[index]!);
       });
+      // An unusable value is dropped, so it is reported once and never read again.
+      if (invalid.length) await this.guard('delete', () => redis.del(invalid));
     }
     return hits;
   }
@@ -128,14 +137,15 @@ class LayeredStore implements CacheStore {
     return (await this.getMany([key], schema))[0];
   }
 
-  async setMany(writes: readonly StoreWrite[]): Promise<void> {
+  async setMany(writes: readonly StoreWrite[], options: { durable?: boolean } = {}): Promise<void> {
     for (const write of writes) this.setMemoryOnly(write.key, write.value, write.ttlMs);
     for (const part of chunks(writes)) {
-      const redis = this.readyRedis();
+      const redis = this.redisFor(options);
       if (!redis) return;
       const multi = redis.multi();
       for (const write of part) multi.set(write.key, JSON.stringify(write.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(write.ttlMs)) } });
-      if ((await this.guard('set', () => multi.exec())) === undefined) return;
+      // A failed chunk stops the rest, unless they must persist (each chunk still bounded by the timeout).
+      if ((await this.guard('set', () => multi.exec())) === undefined && !options.durable) return;
     }
   }
 
@@ -188,6 +198,10 @@ class LayeredStore implements CacheStore {
     return undefined;
   }
 
+  private redisFor(options: { durable?: boolean }): RedisClient | undefined {
+    return options.durable && this.redis?.isReady ? this.redis : this.readyRedis();
+  }
+
   private readyRedis(): RedisClient | undefined {
     return this.redis?.isReady && this.clock.now() >= this.redisSuspendedUntil ? this.redis : undefined;
   }
@@ -205,7 +219,8 @@ class LayeredStore implements CacheStore {
       const result = await Promise.race([
         run(),
         new Promise<never>((_, reject) => {
-          timer = this.clock.setTimeout(() => reject(new Error('redis timeout')), this.options.redisTimeoutMs);
+          // A timer that fires late (a busy event loop) first lets replies already received be read.
+          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), this.options.redisTimeoutMs);
         }),
       ]);
       this.markRedis(true);

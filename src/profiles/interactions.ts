@@ -22,10 +22,12 @@ export function createInteractionLog(namespace: string, store: CacheStore | unde
   return {
     async record(times) {
       const igsids = [...times.keys()];
-      const known = await store.getMany(igsids.map(keyOf), epochMs);
+      const known = await store.getMany(igsids.map(keyOf), epochMs, { durable: true });
       // Redeliveries and out-of-order deliveries must never move the time backwards.
       const newer = igsids.filter((igsid, i) => (known[i]?.value ?? -1) < times.get(igsid)!);
-      await store.setMany(newer.map((igsid) => ({ key: keyOf(igsid), value: times.get(igsid), ttlMs: INTERACTION_TTL_MS })));
+      const writes = newer.map((igsid) => ({ key: keyOf(igsid), value: times.get(igsid), ttlMs: INTERACTION_TTL_MS }));
+      // Durable: these times exist nowhere else (a profile can be fetched again; an interaction cannot).
+      await store.setMany(writes, { durable: true });
     },
     async lastAt(igsids) {
       const found = await store.getMany(igsids.map(keyOf), epochMs);
