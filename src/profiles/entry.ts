@@ -7,8 +7,16 @@ import type { UpstreamFailure } from '../graph/outcomes.js';
  * fetches only what is missing, and each field ages on its own. A negative entry remembers a
  * consent or block failure for a short while.
  */
+/** What Graph answered for a field (null when it had no value). */
+type FieldValue<F extends GraphField> = NonNullable<GraphProfile[F]> | null;
+interface Stamped<F extends GraphField> {
+  value: FieldValue<F>;
+  at: number;
+}
+type StampedFields = { [F in GraphField]?: Stamped<F> };
+
 export interface CacheEntry {
-  fields: Partial<Record<GraphField, { value: unknown; at: number }>>;
+  fields: StampedFields;
   negative?: { failure: UpstreamFailure; at: number };
 }
 
@@ -100,15 +108,25 @@ export function selectionState(entry: CacheEntry, fields: readonly GraphField[],
 }
 
 export function profileFrom(entry: CacheEntry, igsid: string, fields: readonly GraphField[]): GraphProfile {
-  const profile: Record<string, unknown> = { id: igsid };
-  for (const field of fields) profile[field] = entry.fields[field]?.value ?? null;
-  return profile as unknown as GraphProfile;
+  const profile: GraphProfile = { id: igsid };
+  for (const field of fields) copyField(profile, entry, field);
+  return profile;
+}
+
+function copyField<F extends GraphField>(profile: GraphProfile, entry: CacheEntry, field: F): void {
+  profile[field] = entry.fields[field]?.value ?? null;
+}
+
+function stampField<F extends GraphField>(entry: CacheEntry, profile: GraphProfile, field: F, now: number): void {
+  const stamped: Stamped<F> = { value: profile[field] ?? null, at: now };
+  // TypeScript can't pair a generic key with its mapped value in an assignment; Object.assign can.
+  Object.assign(entry.fields, { [field]: stamped });
 }
 
 /** A new entry holding what `profile` answered for `fields`, on top of what `previous` knew. */
 export function mergeProfile(previous: CacheEntry | undefined, profile: GraphProfile, fields: readonly GraphField[], now: number): CacheEntry {
   const merged: CacheEntry = { fields: { ...(previous?.negative ? {} : previous?.fields) } };
-  for (const field of fields) merged.fields[field] = { value: profile[field] ?? null, at: now };
+  for (const field of fields) stampField(merged, profile, field, now);
   return merged;
 }
 
