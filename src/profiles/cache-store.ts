@@ -1,3 +1,4 @@
+// @keyv/redis ships node-redis and re-exports its client; the store speaks plain Redis through it.
 import { createClient } from '@keyv/redis';
 import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
@@ -178,7 +179,11 @@ class LayeredStore implements CacheStore {
   async close(): Promise<void> {
     this.memory.clear();
     // destroy(), not quit(): never wait on a dead connection during shutdown.
-    if (this.redis?.isOpen) this.redis.destroy();
+    try {
+      if (this.redis?.isOpen) this.redis.destroy();
+    } catch {
+      // already closed
+    }
   }
 
   private parse<T>(key: string, raw: string, schema: z.ZodType<T>): StoreHit<T> | undefined {
