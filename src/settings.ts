@@ -182,6 +182,13 @@ export const SETTINGS = {
     default: '2',
     schema: int(0, 1000),
   }),
+  BATCH_MAX_WAIT_MS: setting({
+    group: 'batching',
+    key: 'maxWaitMs',
+    meaning: 'Longest (milliseconds) a partly filled upstream group, its window over, waits behind a slow round trip of the same account before it leaves anyway.',
+    default: '1000',
+    schema: int(0, 60_000),
+  }),
   COALESCING_ENABLED: setting({
     group: 'batching',
     key: 'coalescing',
@@ -206,7 +213,7 @@ export const SETTINGS = {
   CACHE_KEY_PREFIX: setting({
     group: 'cache',
     key: 'keyPrefix',
-    meaning: 'Prefix of every stored key, before the business account id (see [Storage layout](#storage-layout)).',
+    meaning: 'Prefix of every stored key, before the business account id (see [Caching and coalescing](#caching-and-coalescing)).',
     default: 'igpg',
     schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 letters, digits, dots, dashes or underscores'),
   }),

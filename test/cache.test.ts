@@ -80,13 +80,19 @@ describe('in-memory cache', () => {
     const [id] = igsids(1, 40);
     await stack.gql(ONE, { id });
     await sleep(1100);
-    stack.sim.configure({ latencyMs: 300 });
-    const started = Date.now();
+    stack.sim.configure({ latencyMs: 3000 });
     const answers = await Promise.all(Array.from({ length: 5 }, () => stack!.gql(ONE, { id })));
-    expect(Date.now() - started).toBeLessThan(250);
     for (const answer of answers) expect(answer.errors).toBeUndefined();
-    await eventually(() => profileCalls(stack!).length === 2);
-    await sleep(400);
+    // Answered at once: the refresh (3 s at Meta) had not come back when the answers did.
+    const finishedTrips = async () => {
+      const text = await (await fetch(`${stack!.url}/metrics`)).text();
+      return Number(/igpg_upstream_round_trips_total\{account="\d+",kind="batch",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    expect(await finishedTrips()).toBe(1);
+    for (let waited = 0; (await finishedTrips()) < 2; waited += 50) {
+      if (waited > 8000) throw new Error('the background refresh did not finish');
+      await sleep(50);
+    }
     expect(profileCalls(stack)).toHaveLength(2);
     // Refreshed: within TTL again, no further call.
     await stack.gql(ONE, { id });
@@ -198,8 +204,12 @@ describe('coalescing across requests', () => {
     const trips = profileCalls(stack);
     expect(trips.every((call) => call.kind === 'batch' && call.ids.length <= 50)).toBe(true);
     expect(trips.flatMap((call) => call.ids).sort()).toEqual([...ids].sort());
-    // Without coalescing this would be 200 round trips.
-    expect(trips.length).toBeLessThanOrEqual(6);
+    // Without coalescing this would be 200 round trips. Group commit sends ⌈200/50⌉ full groups and at
+    // most one partial group per round trip while requests keep arriving; how long this machine takes
+    // to deliver the 200 requests (0.3 s idle, over 2 s under load) sets how many partial ones there are.
+    const full = trips.filter((call) => call.ids.length === 50).length;
+    const arrivalMs = trips.at(-1)!.at - trips[0]!.at;
+    expect(trips.length - full).toBeLessThanOrEqual(Math.floor(arrivalMs / 250) + 1);
   });
 
   it('50 concurrent requests for one cold id cost one upstream read', async () => {

@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '@keyv/redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
 import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
 
@@ -33,6 +35,61 @@ function redisCommand(url: string, command: string): Promise<string> {
     });
     socket.once('error', reject);
   });
+}
+
+const APP_SECRET = 'redis-test-app-secret-5c1d';
+const BUSINESS = DEFAULT_BUSINESS_ID;
+
+/** Posts a signed messaging delivery: one message per sender, all at `timestamp`. */
+async function deliverMessages(url: string, senders: readonly string[], timestamp: number): Promise<number> {
+  const body = JSON.stringify({
+    object: 'instagram',
+    entry: [
+      {
+        id: BUSINESS,
+        time: timestamp,
+        messaging: senders.map((sender, i) => ({
+          sender: { id: sender },
+          recipient: { id: BUSINESS },
+          timestamp,
+          message: { mid: `m-${randomUUID()}-${i}`, text: 'hi' },
+        })),
+      },
+    ],
+  });
+  const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
+  const response = await fetch(`${url}/webhooks/instagram`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+    body,
+  });
+  return response.status;
+}
+
+/** Sum of a counter's samples whose labels include `labels`. */
+async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
+/** A client of the shared Redis for looking at (and planting) raw keys. */
+const raw = createClient({ url: SHARED_REDIS_URL });
+beforeAll(async () => {
+  if (redisOk) await raw.connect();
+});
+afterAll(async () => {
+  if (raw.isOpen) raw.destroy();
+});
+
+async function keysMatching(pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const batch of raw.scanIterator({ MATCH: pattern, COUNT: 1000 })) found.push(...batch);
+  return found.sort();
 }
 
 const stacks: Stack[] = [];
@@ -149,4 +206,80 @@ describe.runIf(redisOk)('Redis cache', () => {
       await redis.stop();
     }
   });
+
+  it('keeps every key family under exactly <CACHE_KEY_PREFIX>:<account>: (profiles, interactions, webhook dedupe)', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const gateway = await stack({ env: { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: prefix, INSTAGRAM_APP_SECRET: APP_SECRET } });
+    const [id] = igsids(1, 500);
+    const answer = await gateway.gql<{ instagramUser: { username: string } }>(ONE, { id });
+    expect(await deliverMessages(gateway.url, [id!], 1_780_000_000_000)).toBe(200);
+    await until(async () => (await keysMatching(`*${prefix}*`)).length === 3, 5000);
+
+    const keys = await keysMatching(`*${prefix}*`);
+    expect(keys.filter((key) => !key.startsWith(`${prefix}:${BUSINESS}:`))).toEqual([]);
+    expect(keys).toContain(`${prefix}:${BUSINESS}:${id}`);
+    expect(keys).toContain(`${prefix}:${BUSINESS}:interaction:${id}`);
+    expect(keys.filter((key) => key.startsWith(`${prefix}:${BUSINESS}:webhook:`))).toHaveLength(1);
+    // Plain JSON values with a TTL: readable with redis-cli, purged with DEL.
+    const entry = JSON.parse((await raw.get(`${prefix}:${BUSINESS}:${id}`))!) as { fields: { username: { value: string } } };
+    expect(entry.fields.username.value).toBe(answer.data?.instagramUser.username);
+    expect(await raw.get(`${prefix}:${BUSINESS}:interaction:${id}`)).toBe('1780000000000');
+    expect(await raw.pTTL(`${prefix}:${BUSINESS}:${id}`)).toBeGreaterThan(0);
+  });
+
+  it('a malformed Redis value is a miss: the neighbours answer, nothing leaks, it is replaced, Redis is not paused', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const env = { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: prefix };
+    const ids = igsids(6, 600);
+    const [emptyObject, aString, anArray, notJson, wrongField, healthy] = ids;
+    const key = (id: string) => `${prefix}:${BUSINESS}:${id}`;
+    await raw.set(key(emptyObject!), '{}');
+    await raw.set(key(aString!), '"a string"');
+    await raw.set(key(anArray!), '[1,2,3]');
+    await raw.set(key(notJson!), 'not json {');
+    await raw.set(key(wrongField!), JSON.stringify({ fields: { username: { value: 42, at: Date.now() } } }));
+    const gateway = await stack({ env });
+
+    const answer = await gateway.gql<{ instagramUsers: Array<{ id: string; username: string }> }>(LIST, { ids });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data?.instagramUsers.map((user) => user.id)).toEqual(ids);
+    expect(JSON.stringify(answer)).not.toMatch(/TypeError|Cannot read/);
+    expect(await metric(gateway.url, 'igpg_cache_errors_total', { operation: 'invalid' })).toBe(5);
+    // Not a Redis failure: nothing timed out, nothing was suspended.
+    expect(await metric(gateway.url, 'igpg_cache_errors_total', { operation: 'get' })).toBe(0);
+    // What Meta answered replaced every bad value.
+    for (const id of ids) {
+      const stored = JSON.parse((await raw.get(key(id)))!) as { fields: { username?: { value: unknown } } };
+      expect(typeof stored.fields.username?.value).toBe('string');
+    }
+    // A second gateway reads them from Redis: valid now, and never copied to memory while invalid.
+    const other = await stack({ env });
+    await other.gql(LIST, { ids: [healthy] });
+    expect(profileCalls(other)).toHaveLength(0);
+  });
+
+  it('a delivery from 2,000 senders stores every lastInteractionAt and profile in Redis', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const env = { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: prefix, INSTAGRAM_APP_SECRET: APP_SECRET, WEBHOOK_MAX_BODY_BYTES: '4194304' };
+    const gateway = await stack({ env });
+    const senders = igsids(2000, 10_000);
+    expect(await deliverMessages(gateway.url, senders, 1_780_000_000_000)).toBe(200);
+    await until(async () => (await metric(gateway.url, 'igpg_webhook_prefetched_profiles_total')) >= 2000, 30_000);
+
+    const interactions = await keysMatching(`*${prefix}:*interaction*`);
+    const profiles = (await keysMatching(`*${prefix}:*`)).filter((key) => /:\d+$/.test(key) && !key.includes('interaction'));
+    console.info(`2,000-sender delivery: ${interactions.length} lastInteractionAt values and ${profiles.length} profiles reached Redis`);
+    // Interaction times exist nowhere else: all of them, always.
+    expect(interactions).toHaveLength(2000);
+    // Profiles are a cache: only a Redis call that outlived REDIS_TIMEOUT_MS (counted) may skip some.
+    if ((await metric(gateway.url, 'igpg_cache_errors_total')) === 0) expect(profiles).toHaveLength(2000);
+    else expect(profiles.length).toBeGreaterThan(0);
+    // Another replica sees them.
+    const other = await stack({ env });
+    const seen = await other.gql<{ instagramUsers: Array<{ lastInteractionAt: string | null }> }>(
+      `query($ids: [ID!]!) { instagramUsers(ids: $ids) { id lastInteractionAt } }`,
+      { ids: senders.slice(-50) },
+    );
+    expect(seen.data?.instagramUsers.every((user) => user.lastInteractionAt !== null)).toBe(true);
+  }, 60_000);
 });

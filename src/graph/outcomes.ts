@@ -81,3 +81,9 @@ export function pausedFailure(remainingSeconds: number): UpstreamFailure {
     retryAfterSeconds: remainingSeconds,
   };
 }
+
+/** A fetch that failed unexpectedly (a programming error): still a typed answer for every id, never a hang. */
+export function internalFailure(error: unknown): UpstreamFailure {
+  const kind = error instanceof Error ? error.name.slice(0, 40) : 'error';
+  return { code: 'UPSTREAM_ERROR', message: `The gateway failed to fetch this profile (${kind}).`, retryable: true, transient: false };
+}

@@ -10,7 +10,7 @@ import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { ProfileLoader } from '../profiles/loader.js';
+import { ProfileLoader } from '../schema/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
 import { limitRules } from '../schema/limits.js';

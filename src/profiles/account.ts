@@ -6,21 +6,20 @@ import { createStrategy } from '../graph/strategies/index.js';
 import { GuardedStrategy, UsageGuard } from '../graph/usage-guard.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { UpstreamBatcher } from './batcher.js';
+import { ProfileBatcher } from './batcher.js';
+import { ProfileCache } from './cache.js';
 import type { CacheStore } from './cache-store.js';
-import { CachedProfileSource } from './service.js';
 import { createInteractionLog, type InteractionLog } from './interactions.js';
-import { UpstreamSource, type ProfileSource } from './source.js';
+import type { ProfileSource } from './source.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
 export interface AccountProfiles {
   /** The Instagram professional account id (what webhooks carry in `entry[].id`). */
   id: string;
+  /** The cache when caching is on, else the batcher. */
   source: ProfileSource;
-  /** Drops the cached entry of an IGSID, when caching is on. */
-  forget(igsid: string): Promise<void>;
-  /** Drops a cached `CONSENT_REQUIRED` / `USER_BLOCKED` answer (the person just interacted); keeps a profile. */
-  forgetNegative(igsid: string): Promise<void>;
+  /** Drops cached `CONSENT_REQUIRED` / `USER_BLOCKED` answers (the people just interacted); keeps profiles. */
+  forgetNegative(igsids: readonly string[]): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
 }
@@ -84,22 +83,24 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
   });
 
-  const upstream: ProfileSource = batching.coalescing
-    ? new UpstreamBatcher(fetcher, {
-        windowMs: batching.windowMs,
-        maxPartialInFlight: 1,
-        onCoalesced: () => metrics.coalescedWaits.inc({ account: accountId }),
-      })
-    : new UpstreamSource(fetcher);
+  const batcher = new ProfileBatcher(fetcher, {
+    coalescing: batching.coalescing,
+    windowMs: batching.windowMs,
+    maxPartialInFlight: 1,
+    maxPartialWaitMs: batching.maxWaitMs,
+    onCoalesced: () => metrics.coalescedWaits.inc({ account: accountId }),
+    onFetchError: (error) => logger.error({ err: error }, 'fetching a group rejected unexpectedly: its ids were answered UPSTREAM_ERROR'),
+  });
 
   const c = deps.cache;
-  const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
-  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
-  const cached = new CachedProfileSource(
+  const namespace = `${c.keyPrefix}:${accountId}`;
+  const interactions = createInteractionLog(namespace, deps.store);
+  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, interactions };
+  const cache = new ProfileCache(
     accountId,
-    `${c.keyPrefix}:${accountId}`,
+    namespace,
     deps.store,
-    upstream,
+    batcher,
     {
       ttlMs: c.ttlMs,
       staleWhileRevalidateMs: c.staleWhileRevalidateMs,
@@ -110,13 +111,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return {
-    id: accountId,
-    source: cached,
-    forget: (igsid) => cached.forget(igsid),
-    forgetNegative: (igsid) => cached.forgetNegative(igsid),
-    interactions,
-  };
+  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), interactions };
 }
 
 /**

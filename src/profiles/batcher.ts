@@ -1,7 +1,12 @@
-import type { ProfileFetcher } from '../graph/fetcher.js';
-import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from './source.js';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import { canonicalFields, type GraphField } from '../graph/profile.js';
-import { type ProfileOutcome, missingOutcome } from '../graph/outcomes.js';
+import { type ProfileOutcome, failAll, internalFailure, missingOutcome } from '../graph/outcomes.js';
+import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from './source.js';
+
+/** What the batcher sends groups to: the graph layer's fetcher (≤ 50 distinct ids a call). */
+export interface GroupFetcher {
+  fetchGroup(ids: string[], fields: GraphField[]): Promise<Map<string, ProfileOutcome>>;
+}
 
 interface Pending {
   fields: Set<GraphField>;
@@ -14,11 +19,18 @@ interface InFlight {
 }
 
 export interface BatcherOptions {
+  /** False: no window, no sharing; each load goes straight up in groups of ≤ 50 (COALESCING_ENABLED=false). */
+  coalescing: boolean;
   /** How long a partly filled group waits for company before it leaves. */
   windowMs: number;
   /** Partly filled groups allowed in flight at once; full groups always leave at once. */
   maxPartialInFlight: number;
+  /** Longest a partial group waits (after its window) behind in-flight partial trips before it leaves anyway. */
+  maxPartialWaitMs: number;
+  clock?: Clock;
   onCoalesced?: () => void;
+  /** Hears of a fetch that rejected (it should never); its ids were answered UPSTREAM_ERROR. */
+  onFetchError?: (error: unknown) => void;
 }
 
 /**
@@ -27,53 +39,110 @@ export interface BatcherOptions {
  *
  * A group leaves as soon as it holds 50 ids. A partial group leaves after `windowMs`, or later
  * while `maxPartialInFlight` partial groups are already out: under load the queue keeps filling
- * while trips are in flight, so groups fill themselves; idle, a lookup waits one window.
+ * while trips are in flight, so groups fill themselves; idle, a lookup waits one window. A slow or
+ * hung trip holds the next partial group back at most `maxPartialWaitMs`.
  */
-export class UpstreamBatcher implements ProfileSource {
-  private queue = new Map<string, Pending>();
+export class ProfileBatcher implements ProfileSource {
+  private readonly queue = new Map<string, Pending>();
+  /** When the oldest lookup still queued arrived. */
+  private queuedSince = 0;
   private readonly inFlight = new Map<string, InFlight>();
   private partialInFlight = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
+  private readonly clock: Clock;
 
   constructor(
-    private readonly fetcher: ProfileFetcher,
+    private readonly fetcher: GroupFetcher,
     private readonly options: BatcherOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     const distinct = [...new Set(ids)];
+    if (!this.options.coalescing) return this.loadDirect(distinct, canonicalFields(fields));
     const outcomes = await Promise.all(distinct.map((igsid) => this.loadOne(igsid, fields)));
     return new Map(distinct.map((igsid, i) => [igsid, outcomes[i]!]));
   }
 
-  loadOne(igsid: string, fields: Iterable<GraphField>): Promise<ProfileOutcome> {
+  private loadOne(igsid: string, fields: Iterable<GraphField>): Promise<ProfileOutcome> {
     const wanted = new Set(fields);
     const flying = this.inFlight.get(igsid);
     if (flying && [...wanted].every((field) => flying.fields.has(field))) {
-      this.options.onCoalesced?.();
+      this.coalesced();
       return flying.promise;
     }
     return new Promise((resolve) => {
       const pending = this.queue.get(igsid);
       if (pending) {
-        this.options.onCoalesced?.();
         for (const field of wanted) pending.fields.add(field);
         pending.waiters.push(resolve);
+        this.coalesced();
       } else {
+        if (this.queue.size === 0) this.queuedSince = this.clock.now();
         this.queue.set(igsid, { fields: wanted, waiters: [resolve] });
       }
       this.schedule();
     });
   }
 
+  private async loadDirect(ids: string[], fields: GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    const groups: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_ROUND_TRIP) groups.push(ids.slice(i, i + MAX_IDS_PER_ROUND_TRIP));
+    const results = new Map<string, ProfileOutcome>();
+    for (const [i, outcomes] of (await Promise.all(groups.map((group) => this.fetch(group, fields)))).entries()) {
+      for (const igsid of groups[i]!) results.set(igsid, outcomes.get(igsid) ?? missingOutcome());
+    }
+    return results;
+  }
+
+  /** One upstream trip that always resolves: a rejecting fetcher answers every id UPSTREAM_ERROR. */
+  private async fetch(ids: string[], fields: GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    try {
+      return await this.fetcher.fetchGroup(ids, fields);
+    } catch (error) {
+      try {
+        this.options.onFetchError?.(error);
+      } catch {
+        // A failing hook must not turn an answered group into a hang.
+      }
+      return failAll(ids, internalFailure(error));
+    }
+  }
+
+  private coalesced(): void {
+    try {
+      this.options.onCoalesced?.();
+    } catch {
+      // Metrics only: a lookup never fails because a counter did.
+    }
+  }
+
+  /** A lookup joined the queue: full groups leave now, a partial one when its window ends. */
   private schedule(): void {
     while (this.queue.size >= MAX_IDS_PER_ROUND_TRIP) this.send(false);
-    if (this.queue.size === 0 || this.timer) return;
-    this.timer = setTimeout(() => {
+    if (this.queue.size > 0 && !this.timer) this.wakeAt(this.queuedSince + this.options.windowMs);
+  }
+
+  /** A timer fired or a trip finished: send the partial group if its window is over and it may go. */
+  private flush(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.size === 0) return;
+    const now = this.clock.now();
+    const windowEnds = this.queuedSince + this.options.windowMs;
+    const waitEnds = windowEnds + this.options.maxPartialWaitMs;
+    if (now < windowEnds) this.wakeAt(windowEnds);
+    else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds) this.send(true);
+    // Waiting behind partial trips: the first of their end or the wait bound sends it.
+    else this.wakeAt(waitEnds);
+  }
+
+  private wakeAt(at: number): void {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      if (this.queue.size > 0 && this.partialInFlight < this.options.maxPartialInFlight) this.send(true);
-      // Still waiting behind partial trips: a finishing trip reschedules.
-    }, this.options.windowMs);
+      this.flush();
+    }, Math.max(0, at - this.clock.now()));
   }
 
   private send(partial: boolean): void {
@@ -85,9 +154,7 @@ export class UpstreamBatcher implements ProfileSource {
     for (const igsid of group.keys()) this.queue.delete(igsid);
 
     const fields = canonicalFields([...group.values()].flatMap((pending) => [...pending.fields]));
-    const ids = [...group.keys()];
-    // Never rejects: the fetcher answers every id, even when a strategy fails unexpectedly.
-    const trip = this.fetcher.fetchGroup(ids, fields);
+    const trip = this.fetch([...group.keys()], fields);
     if (partial) this.partialInFlight++;
     const fieldSet = new Set(fields);
     for (const [igsid, pending] of group) {
@@ -100,7 +167,7 @@ export class UpstreamBatcher implements ProfileSource {
     }
     void trip.then(() => {
       if (partial) this.partialInFlight--;
-      this.schedule();
+      this.flush();
     });
   }
 }

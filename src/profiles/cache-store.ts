@@ -1,22 +1,48 @@
-import KeyvRedis from '@keyv/redis';
-import Keyv from 'keyv';
+// @keyv/redis ships node-redis and re-exports its client; the store speaks plain Redis through it.
+import { createClient } from '@keyv/redis';
 import { LRUCache } from 'lru-cache';
+import type { z } from 'zod';
+import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 
+export type StoreLayer = 'memory' | 'redis';
+export interface StoreHit<T> {
+  value: T;
+  layer: StoreLayer;
+}
+export interface StoreWrite {
+  key: string;
+  value: unknown;
+  ttlMs: number;
+}
+
 /**
  * Where cache entries live: a bounded in-memory LRU (always), and Redis behind it when
- * `REDIS_URL` is set. Both go through Keyv. Redis trouble never fails a lookup: a Redis operation
- * that errors or outlasts its timeout is counted, logged once per outage, and treated as a miss.
+ * `REDIS_URL` is set, under exactly the keys given (JSON values, TTL as PX). Redis trouble never
+ * fails a lookup: an operation that errors or outlasts its timeout is counted, logged once per
+ * outage, and treated as a miss. Many keys travel in chunks (MGET, MULTI) of at most
+ * `REDIS_CHUNK_KEYS`, one chunk at a time, so a large delivery never floods Redis.
  */
 export interface CacheStore {
-  get<T>(key: string): Promise<{ value: T; layer: 'memory' | 'redis' } | undefined>;
+  /**
+   * One answer per key, in order: memory first, the rest from Redis. A Redis value that is not
+   * JSON or fails `schema` is a miss (counted, logged), never an error and never copied to memory.
+   */
+  getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options?: { durable?: boolean }): Promise<Array<StoreHit<T> | undefined>>;
+  get<T>(key: string, schema: z.ZodType<T>): Promise<StoreHit<T> | undefined>;
+  /**
+   * `durable` (also for `getMany`): Redis is used even in the pause it gets after a slow operation
+   * (for data that lives nowhere else, such as interaction times); skipped only while disconnected.
+   */
+  setMany(writes: readonly StoreWrite[], options?: { durable?: boolean }): Promise<void>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
-  /** Keeps a copy of a Redis hit in memory, so the next lookup stays local. */
-  setMemoryOnly(key: string, value: unknown, ttlMs: number): Promise<void>;
+  /** Keeps a copy of a (validated) Redis hit in memory, so the next lookup stays local. */
+  setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
+  deleteMany(keys: readonly string[]): Promise<void>;
   delete(key: string): Promise<void>;
   /** `ok`, or `degraded` while Redis is unreachable (memory still serves). */
-  state(): { layer: 'memory' | 'redis'; status: 'ok' | 'degraded' };
+  state(): { layer: StoreLayer; status: 'ok' | 'degraded' };
   close(): Promise<void>;
 }
 
@@ -26,6 +52,7 @@ export interface CacheStoreOptions {
   redisTimeoutMs: number;
   logger: Logger;
   metrics: Metrics;
+  clock?: Clock;
 }
 
 export function createCacheStore(options: CacheStoreOptions): CacheStore {
@@ -33,99 +60,155 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 }
 
 const REDIS_SUSPEND_MS = 1000;
+/** Keys per MGET / MULTI: large enough to need few round trips, small enough to answer within the timeout. */
+export const REDIS_CHUNK_KEYS = 500;
 
-/** A least-recently-used map in the shape Keyv expects of a store (lru-cache takes TTL as an option object). */
-function boundedMap(max: number) {
-  const lru = new LRUCache<string, object>({ max });
-  return {
-    get: (key: string) => lru.get(key),
-    set: (key: string, value: object, ttl?: number) => {
-      lru.set(key, value, ttl ? { ttl } : undefined);
-      return true;
-    },
-    delete: (key: string) => lru.delete(key),
-    clear: () => lru.clear(),
-    has: (key: string) => lru.has(key),
-  };
+function connectRedis(url: string) {
+  return createClient({
+    url,
+    // Fail fast while disconnected instead of queueing commands behind a dead socket.
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 2000, reconnectStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000) },
+  });
+}
+type RedisClient = ReturnType<typeof connectRedis>;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += REDIS_CHUNK_KEYS) out.push(items.slice(i, i + REDIS_CHUNK_KEYS));
+  return out;
 }
 
 class LayeredStore implements CacheStore {
-  private readonly memory: Keyv;
-  private readonly redis: Keyv | undefined;
-  private readonly redisAdapter: KeyvRedis<object> | undefined;
+  /** Values are kept as objects in memory: no serialisation on the hot path. */
+  private readonly memory: LRUCache<string, { value: unknown }>;
+  private readonly redis: RedisClient | undefined;
+  private readonly clock: Clock;
   private redisHealthy = true;
   /** After a failed or slow operation, Redis is skipped for a moment instead of slowing every lookup. */
   private redisSuspendedUntil = 0;
 
   constructor(private readonly options: CacheStoreOptions) {
-    // Entries are stored as objects in memory: no serialisation on the hot path.
-    this.memory = new Keyv({ store: boundedMap(options.maxEntries), serialize: undefined, deserialize: undefined });
+    const clock = options.clock ?? systemClock;
+    this.clock = clock;
+    this.memory = new LRUCache({ max: options.maxEntries, perf: { now: () => clock.now() } });
     if (options.redisUrl) {
-      this.redisAdapter = new KeyvRedis(
-        {
-          url: options.redisUrl,
-          // Fail fast while disconnected instead of queueing commands behind a dead socket.
-          disableOfflineQueue: true,
-          socket: { connectTimeout: 2000, reconnectStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000) },
-        },
-        { throwOnConnectError: false, throwOnErrors: true },
-      );
-      this.redis = new Keyv({ store: this.redisAdapter, useKeyPrefix: false, throwOnErrors: true });
-      this.redis.on('error', () => this.markRedis(false));
-      this.redisAdapter.client.on('ready', () => {
+      const redis = connectRedis(options.redisUrl);
+      this.redis = redis;
+      redis.on('ready', () => {
         this.redisSuspendedUntil = 0;
         this.markRedis(true);
       });
-      this.redisAdapter.client.on('error', () => this.markRedis(false));
+      redis.on('error', () => this.markRedis(false));
       // Connect in the background: the gateway serves from memory and upstream until Redis answers.
-      void this.redisAdapter.getClient().catch(() => this.markRedis(false));
+      void redis.connect().catch(() => this.markRedis(false));
     }
   }
 
-  async get<T>(key: string): Promise<{ value: T; layer: 'memory' | 'redis' } | undefined> {
-    const local = (await this.memory.get(key)) as T | undefined;
-    if (local !== undefined) return { value: local, layer: 'memory' };
-    if (!this.redis || !this.redisReady()) return undefined;
-    const remote = await this.guard('get', () => this.redis!.get(key));
-    if (remote === undefined || remote === null) return undefined;
-    return { value: remote as T, layer: 'redis' };
+  async getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options: { durable?: boolean } = {}): Promise<Array<StoreHit<T> | undefined>> {
+    const hits: Array<StoreHit<T> | undefined> = keys.map((key) => {
+      const local = this.memory.get(key);
+      if (!local) return undefined;
+      const parsed = schema.safeParse(local.value);
+      if (parsed.success) return { value: parsed.data, layer: 'memory' };
+      // Only a programming error puts a wrong shape here (one key, two meanings): drop it.
+      this.memory.delete(key);
+      return undefined;
+    });
+    const missing = keys.flatMap((key, i) => (hits[i] ? [] : [i]));
+    for (const part of chunks(missing)) {
+      const redis = this.redisFor(options);
+      if (!redis) break;
+      const values = await this.guard('get', () => redis.mGet(part.map((i) => keys[i]!)));
+      if (!values) break;
+      const invalid: string[] = [];
+      part.forEach((index, j) => {
+        const raw = values[j];
+        if (typeof raw !== 'string') return;
+        hits[index] = this.parse(keys[index]!, raw, schema);
+        if (!hits[index]) invalid.push(keys[index]!);
+      });
+      // An unusable value is dropped, so it is reported once and never read again.
+      if (invalid.length) await this.guard('delete', () => redis.del(invalid));
+    }
+    return hits;
+  }
+
+  async get<T>(key: string, schema: z.ZodType<T>): Promise<StoreHit<T> | undefined> {
+    return (await this.getMany([key], schema))[0];
+  }
+
+  async setMany(writes: readonly StoreWrite[], options: { durable?: boolean } = {}): Promise<void> {
+    for (const write of writes) this.setMemoryOnly(write.key, write.value, write.ttlMs);
+    for (const part of chunks(writes)) {
+      const redis = this.redisFor(options);
+      if (!redis) return;
+      const multi = redis.multi();
+      for (const write of part) multi.set(write.key, JSON.stringify(write.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(write.ttlMs)) } });
+      // A failed chunk stops the rest, unless they must persist (each chunk still bounded by the timeout).
+      if ((await this.guard('set', () => multi.exec())) === undefined && !options.durable) return;
+    }
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
-    await this.memory.set(key, value, ttlMs);
-    if (this.redis && this.redisReady()) await this.guard('set', () => this.redis!.set(key, value, ttlMs));
+    await this.setMany([{ key, value, ttlMs }]);
   }
 
-  async setMemoryOnly(key: string, value: unknown, ttlMs: number): Promise<void> {
-    await this.memory.set(key, value, ttlMs);
+  setMemoryOnly(key: string, value: unknown, ttlMs: number): void {
+    this.memory.set(key, { value }, { ttl: ttlMs });
   }
 
-  async delete(key: string): Promise<void> {
-    await this.memory.delete(key);
-    if (this.redis && this.redisReady()) await this.guard('delete', () => this.redis!.delete(key));
-  }
-
-  state(): { layer: 'memory' | 'redis'; status: 'ok' | 'degraded' } {
-    if (!this.redis) return { layer: 'memory', status: 'ok' };
-    return { layer: 'redis', status: this.redisReady() ? 'ok' : 'degraded' };
-  }
-
-  async close(): Promise<void> {
-    await this.memory.disconnect().catch(() => undefined);
-    if (this.redisAdapter) {
-      // destroy(), not quit(): never wait on a dead connection during shutdown.
-      const client = this.redisAdapter.client as { destroy?: () => void; isOpen?: boolean };
-      try {
-        client.destroy?.();
-      } catch {
-        // already closed
-      }
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.memory.delete(key);
+    for (const part of chunks(keys)) {
+      const redis = this.readyRedis();
+      if (!redis) return;
+      if ((await this.guard('delete', () => redis.del(part))) === undefined) return;
     }
   }
 
-  private redisReady(): boolean {
-    const client = this.redisAdapter?.client as { isReady?: boolean } | undefined;
-    return Boolean(client?.isReady) && Date.now() >= this.redisSuspendedUntil;
+  async delete(key: string): Promise<void> {
+    await this.deleteMany([key]);
+  }
+
+  state(): { layer: StoreLayer; status: 'ok' | 'degraded' } {
+    if (!this.redis) return { layer: 'memory', status: 'ok' };
+    return { layer: 'redis', status: this.readyRedis() ? 'ok' : 'degraded' };
+  }
+
+  async close(): Promise<void> {
+    this.memory.clear();
+    // destroy(), not quit(): never wait on a dead connection during shutdown.
+    try {
+      if (this.redis?.isOpen) this.redis.destroy();
+    } catch {
+      // already closed
+    }
+  }
+
+  private parse<T>(key: string, raw: string, schema: z.ZodType<T>): StoreHit<T> | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return this.invalid(key, 'not JSON');
+    }
+    const parsed = schema.safeParse(json);
+    return parsed.success ? { value: parsed.data, layer: 'redis' } : this.invalid(key, 'wrong shape');
+  }
+
+  private invalid(key: string, problem: string): undefined {
+    this.options.metrics.cacheErrors.inc({ layer: 'redis', operation: 'invalid' });
+    this.options.logger.warn({ key: key.slice(0, 200), problem }, 'invalid value in Redis: treated as a miss');
+    return undefined;
+  }
+
+  private redisFor(options: { durable?: boolean }): RedisClient | undefined {
+    return options.durable && this.redis?.isReady ? this.redis : this.readyRedis();
+  }
+
+  private readyRedis(): RedisClient | undefined {
+    return this.redis?.isReady && this.clock.now() >= this.redisSuspendedUntil ? this.redis : undefined;
   }
 
   private markRedis(healthy: boolean): void {
@@ -136,23 +219,24 @@ class LayeredStore implements CacheStore {
   }
 
   private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ClockTimer | undefined;
     try {
       const result = await Promise.race([
         run(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('redis timeout')), this.options.redisTimeoutMs);
+          // A timer that fires late (a busy event loop) first lets replies already received be read.
+          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), this.options.redisTimeoutMs);
         }),
       ]);
       this.markRedis(true);
       return result;
     } catch {
       this.options.metrics.cacheErrors.inc({ layer: 'redis', operation });
-      this.redisSuspendedUntil = Date.now() + REDIS_SUSPEND_MS;
+      this.redisSuspendedUntil = this.clock.now() + REDIS_SUSPEND_MS;
       this.markRedis(false);
       return undefined;
     } finally {
-      clearTimeout(timer);
+      if (timer) this.clock.clearTimeout(timer);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { GraphField, GraphProfile } from '../graph/profile.js';
 import type { UpstreamFailure } from '../graph/outcomes.js';
 
@@ -6,10 +7,58 @@ import type { UpstreamFailure } from '../graph/outcomes.js';
  * fetches only what is missing, and each field ages on its own. A negative entry remembers a
  * consent or block failure for a short while.
  */
+/** What Graph answered for a field (null when it had no value). */
+type FieldValue<F extends GraphField> = NonNullable<GraphProfile[F]> | null;
+interface Stamped<F extends GraphField> {
+  value: FieldValue<F>;
+  at: number;
+}
+type StampedFields = { [F in GraphField]?: Stamped<F> };
+
 export interface CacheEntry {
-  fields: Partial<Record<GraphField, { value: unknown; at: number }>>;
+  fields: StampedFields;
   negative?: { failure: UpstreamFailure; at: number };
 }
+
+/** Failures worth remembering briefly: they will not change until the person acts. */
+export const NEGATIVE_CODES = ['CONSENT_REQUIRED', 'USER_BLOCKED'] as const;
+
+const MAX_STORED_STRING = 4096;
+const stamped = <T extends z.ZodType>(value: T) => z.object({ value: value.nullable(), at: z.number().finite() }).optional();
+const text = z.string().max(MAX_STORED_STRING);
+
+/** What a store may hand back under a profile key; anything else is a miss (stores are a boundary too). */
+export const cacheEntrySchema: z.ZodType<CacheEntry> = z.object({
+  fields: z.object({
+    name: stamped(text),
+    username: stamped(text),
+    profile_pic: stamped(text),
+    follower_count: stamped(z.number().finite()),
+    is_user_follow_business: stamped(z.boolean()),
+    is_business_follow_user: stamped(z.boolean()),
+    is_verified_user: stamped(z.boolean()),
+  }),
+  negative: z
+    .object({
+      failure: z.object({
+        code: z.enum(NEGATIVE_CODES),
+        message: text,
+        retryable: z.boolean(),
+        transient: z.boolean(),
+        retryAfterSeconds: z.number().finite().optional(),
+        graph: z
+          .object({
+            code: z.number().nullable(),
+            subcode: z.number().nullable(),
+            type: text.nullable(),
+            fbtraceId: text.nullable(),
+          })
+          .optional(),
+      }),
+      at: z.number().finite(),
+    })
+    .optional(),
+});
 
 export interface FreshnessPolicy {
   ttlMs: number;
@@ -59,15 +108,25 @@ export function selectionState(entry: CacheEntry, fields: readonly GraphField[],
 }
 
 export function profileFrom(entry: CacheEntry, igsid: string, fields: readonly GraphField[]): GraphProfile {
-  const profile: Record<string, unknown> = { id: igsid };
-  for (const field of fields) profile[field] = entry.fields[field]?.value ?? null;
-  return profile as unknown as GraphProfile;
+  const profile: GraphProfile = { id: igsid };
+  for (const field of fields) copyField(profile, entry, field);
+  return profile;
+}
+
+function copyField<F extends GraphField>(profile: GraphProfile, entry: CacheEntry, field: F): void {
+  profile[field] = entry.fields[field]?.value ?? null;
+}
+
+function stampField<F extends GraphField>(entry: CacheEntry, profile: GraphProfile, field: F, now: number): void {
+  const stamped: Stamped<F> = { value: profile[field] ?? null, at: now };
+  // TypeScript can't pair a generic key with its mapped value in an assignment; Object.assign can.
+  Object.assign(entry.fields, { [field]: stamped });
 }
 
 /** A new entry holding what `profile` answered for `fields`, on top of what `previous` knew. */
 export function mergeProfile(previous: CacheEntry | undefined, profile: GraphProfile, fields: readonly GraphField[], now: number): CacheEntry {
   const merged: CacheEntry = { fields: { ...(previous?.negative ? {} : previous?.fields) } };
-  for (const field of fields) merged.fields[field] = { value: profile[field] ?? null, at: now };
+  for (const field of fields) stampField(merged, profile, field, now);
   return merged;
 }
 
@@ -91,8 +150,8 @@ export function freshUntil(entry: CacheEntry, fields: readonly GraphField[], pol
 }
 
 /** Oldest fetch time among the fields (for "served stale, N seconds old" notices). */
-export function oldestFetch(entry: CacheEntry, fields: readonly GraphField[]): number {
-  return Math.min(...fields.map((field) => entry.fields[field]?.at ?? Date.now()));
+export function oldestFetch(entry: CacheEntry, fields: readonly GraphField[], now: number): number {
+  return Math.min(now, ...fields.map((field) => entry.fields[field]?.at ?? now));
 }
 
 /** How long the store should keep an entry: as long as it may still be served on error. */

@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import type { AccountProfiles } from '../profiles/account.js';
-import type { ProfileLoader } from '../profiles/loader.js';
+import type { ProfileLoader } from './loader.js';
 import type { StaleNotice } from '../graph/outcomes.js';
 
 /** What every resolver of one GraphQL operation shares. */

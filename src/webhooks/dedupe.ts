@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
 import type { CacheStore } from '../profiles/cache-store.js';
 
 /**
@@ -25,7 +26,7 @@ export class WebhookDedupe {
     if (!this.store) return true;
     // Across instances this is check-then-set, not atomic: two instances receiving the same
     // redelivery at the same instant may both prefetch, which is harmless (prefetch is idempotent).
-    if (await this.store.get(key)) return false;
+    if (await this.store.get(key, z.literal(1))) return false;
     await this.store.set(key, 1, this.ttlMs);
     return true;
   }

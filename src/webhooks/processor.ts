@@ -68,13 +68,10 @@ async function prefetchAccount(accountId: string, bySender: Map<string, number |
   const account = deps.accounts.get(accountId)!;
   const ids = [...bySender.keys()];
   // Consent first, so the prefetch below asks Meta instead of replaying a remembered refusal.
-  await Promise.all(
-    ids.map(async (igsid) => {
-      await account.forgetNegative(igsid);
-      const at = bySender.get(igsid);
-      if (at !== undefined) await account.interactions.record(igsid, at);
-    }),
-  );
+  await account.forgetNegative(ids);
+  const times = new Map<string, number>();
+  for (const [igsid, at] of bySender) if (at !== undefined) times.set(igsid, at);
+  await account.interactions.record(times);
   if (!deps.prefetch) return;
   const outcomes = await account.source.load(ids, GRAPH_FIELDS);
   for (const outcome of outcomes.values()) {

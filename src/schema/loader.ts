@@ -1,8 +1,7 @@
 import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
-import { upstreamError } from '../schema/errors.js';
-import type { ProfileSource } from './source.js';
-import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
+import { upstreamError } from './errors.js';
+import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from '../profiles/source.js';
 import { canonicalFields, type GraphField, type GraphProfile } from '../graph/profile.js';
 import { type ProfileOutcome, type StaleNotice, missingOutcome } from '../graph/outcomes.js';
 

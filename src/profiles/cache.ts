@@ -1,7 +1,10 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { CacheStore } from './cache-store.js';
+import type { CacheStore, StoreWrite } from './cache-store.js';
 import {
+  cacheEntrySchema,
+  NEGATIVE_CODES,
   mergeProfile,
   oldestFetch,
   profileFrom,
@@ -16,8 +19,7 @@ import type { ProfileSource } from './source.js';
 import type { GraphField } from '../graph/profile.js';
 import { type ProfileOutcome, type UpstreamFailure, missingOutcome } from '../graph/outcomes.js';
 
-/** Failures worth remembering briefly: they will not change until the person acts. */
-const NEGATIVE_CODES = new Set(['CONSENT_REQUIRED', 'USER_BLOCKED']);
+const REMEMBERED = new Set<string>(NEGATIVE_CODES);
 /** Failures during which a stale profile beats an error. */
 const STALE_IF_ERROR_CODES = new Set(['UPSTREAM_UNAVAILABLE', 'RATE_LIMITED']);
 
@@ -34,7 +36,7 @@ interface Miss {
  * answered. Keys are `<prefix>:<account>:<igsid>`, so one business's entries are never served to
  * another.
  */
-export class CachedProfileSource implements ProfileSource {
+export class ProfileCache implements ProfileSource {
   private readonly revalidating = new Set<string>();
 
   constructor(
@@ -47,27 +49,24 @@ export class CachedProfileSource implements ProfileSource {
     private readonly policy: FreshnessPolicy,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   keyOf(igsid: string): string {
     return `${this.namespace}:${igsid}`;
   }
 
-  /** Forgets what is cached for an id (e.g. a webhook says the person just interacted). */
-  async forget(igsid: string): Promise<void> {
-    await this.store.delete(this.keyOf(igsid));
-  }
-
-  /** Forgets a remembered refusal (consent, blocked) but keeps a cached profile. */
-  async forgetNegative(igsid: string): Promise<void> {
-    const hit = await this.store.get<CacheEntry>(this.keyOf(igsid));
-    if (hit?.value.negative) await this.store.delete(this.keyOf(igsid));
+  /** Forgets remembered refusals (consent, blocked) of these ids but keeps cached profiles. */
+  async forgetNegative(igsids: readonly string[]): Promise<void> {
+    const hits = await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
+    const refused = igsids.filter((_, i) => hits[i]?.value.negative);
+    if (refused.length) await this.store.deleteMany(refused.map((igsid) => this.keyOf(igsid)));
   }
 
   async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     const distinct = [...new Set(ids)];
-    const now = Date.now();
-    const found = await Promise.all(distinct.map((igsid) => this.store.get<CacheEntry>(this.keyOf(igsid))));
+    const now = this.clock.now();
+    const found = await this.store.getMany(distinct.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
     const results = new Map<string, ProfileOutcome>();
     const misses = new Map<string, Miss[]>();
     const toRevalidate: string[] = [];
@@ -82,7 +81,7 @@ export class CachedProfileSource implements ProfileSource {
         return;
       }
       const usable = entry && !entry.negative ? entry : undefined;
-      if (usable && hit?.layer === 'redis') void this.store.setMemoryOnly(this.keyOf(igsid), usable, storeTtlMs(this.policy));
+      if (usable && hit?.layer === 'redis') this.store.setMemoryOnly(this.keyOf(igsid), usable, storeTtlMs(this.policy));
       const state = usable ? selectionState(usable, fields, this.policy, now) : 'missing';
       if (usable && (state === 'fresh' || state === 'revalidate')) {
         this.metrics.cacheLookups.inc({ account: this.account, layer, result: state === 'fresh' ? 'hit' : 'stale' });
@@ -124,7 +123,7 @@ export class CachedProfileSource implements ProfileSource {
     const failure = fetched?.failure;
     if (failure && miss.entry && miss.servableOnError && STALE_IF_ERROR_CODES.has(failure.code)) {
       this.metrics.staleServed.inc({ account: this.account, reason: 'error' });
-      const ageSeconds = Math.round((now - oldestFetch(miss.entry, fields)) / 1000);
+      const ageSeconds = Math.round((now - oldestFetch(miss.entry, fields, now)) / 1000);
       this.logger.warn({ igsid: miss.igsid, ageSeconds, upstream: failure.code }, 'serving a stale profile: Meta failed');
       return { ok: true, profile: profileFrom(miss.entry, miss.igsid, fields), stale: { reason: failure.code, ageSeconds } };
     }
@@ -134,27 +133,28 @@ export class CachedProfileSource implements ProfileSource {
   /** Fetches through the batcher and writes what came back (merged into what the cache knew). */
   private async fetchAndStore(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, FetchResult>> {
     const outcomes = await this.upstream.load(ids, fields);
-    const now = Date.now();
+    const now = this.clock.now();
     const results = new Map<string, FetchResult>();
-    await Promise.all(
-      ids.map(async (igsid) => {
-        const outcome = outcomes.get(igsid);
-        const key = this.keyOf(igsid);
-        if (outcome?.ok) {
-          // Read again right before merging: a concurrent fetch of other fields may have landed.
-          const latest = (await this.store.get<CacheEntry>(key))?.value;
-          const entry = mergeProfile(latest, outcome.profile, fields, now);
-          await this.store.set(key, entry, storeTtlMs(this.policy));
-          results.set(igsid, { ok: true, entry });
-        } else if (outcome) {
-          if (NEGATIVE_CODES.has(outcome.failure.code) && this.policy.negativeTtlMs > 0) {
-            const negative: CacheEntry = { fields: {}, negative: { failure: outcome.failure, at: now } };
-            await this.store.set(key, negative, this.policy.negativeTtlMs);
-          }
-          results.set(igsid, { ok: false, failure: outcome.failure });
+    const found = ids.filter((igsid) => outcomes.get(igsid)?.ok);
+    // Read again right before merging: a concurrent fetch of other fields may have landed.
+    const hits = await this.store.getMany(found.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
+    const latest = new Map(found.map((igsid, i) => [igsid, hits[i]?.value]));
+    const writes: StoreWrite[] = [];
+    for (const igsid of ids) {
+      const outcome = outcomes.get(igsid);
+      if (outcome?.ok) {
+        const entry = mergeProfile(latest.get(igsid), outcome.profile, fields, now);
+        writes.push({ key: this.keyOf(igsid), value: entry, ttlMs: storeTtlMs(this.policy) });
+        results.set(igsid, { ok: true, entry });
+      } else if (outcome) {
+        if (REMEMBERED.has(outcome.failure.code) && this.policy.negativeTtlMs > 0) {
+          const negative: CacheEntry = { fields: {}, negative: { failure: outcome.failure, at: now } };
+          writes.push({ key: this.keyOf(igsid), value: negative, ttlMs: this.policy.negativeTtlMs });
         }
-      }),
-    );
+        results.set(igsid, { ok: false, failure: outcome.failure });
+      }
+    }
+    await this.store.setMany(writes);
     return results;
   }
 

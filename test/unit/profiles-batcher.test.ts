@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProfileBatcher, type BatcherOptions, type GroupFetcher } from '../../src/profiles/batcher.js';
+import type { GraphField } from '../../src/graph/profile.js';
+import type { ProfileOutcome } from '../../src/graph/outcomes.js';
+import { ManualClock } from '../support/manual-clock.js';
+
+const FIELDS: GraphField[] = ['name'];
+const ids = (n: number, from = 1) => Array.from({ length: n }, (_, i) => String(from + i));
+
+/** A fetcher whose answers the test releases by hand; `next` says how the next call behaves. */
+class FakeFetcher implements GroupFetcher {
+  readonly calls: Array<{ ids: string[]; fields: GraphField[] }> = [];
+  next: Array<'answer' | 'reject' | 'hang'> = [];
+  async fetchGroup(ids: string[], fields: GraphField[]): Promise<Map<string, ProfileOutcome>> {
+    this.calls.push({ ids, fields });
+    const mode = this.next.shift() ?? 'answer';
+    if (mode === 'reject') throw new TypeError('strategy bug');
+    if (mode === 'hang') return new Promise(() => undefined);
+    return new Map(ids.map((id) => [id, { ok: true, profile: { id, name: `n${id}` } }]));
+  }
+}
+
+let clock: ManualClock;
+let fetcher: FakeFetcher;
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+beforeEach(() => {
+  clock = new ManualClock();
+  fetcher = new FakeFetcher();
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+function batcher(options: Partial<BatcherOptions> = {}): ProfileBatcher {
+  return new ProfileBatcher(fetcher, { coalescing: true, windowMs: 2, maxPartialInFlight: 1, maxPartialWaitMs: 1000, clock, ...options });
+}
+
+/** Settles `promise` into a value the test can inspect without awaiting forever. */
+function track<T>(promise: Promise<T>): { value?: T; error?: unknown } {
+  const state: { value?: T; error?: unknown } = {};
+  promise.then(
+    (value) => (state.value = value),
+    (error: unknown) => (state.error = error),
+  );
+  return state;
+}
+
+describe('ProfileBatcher', () => {
+  it('a partial group leaves when its window ends, sharing one trip', async () => {
+    const b = batcher();
+    const first = track(b.load(['1', '2'], FIELDS));
+    const second = track(b.load(['2', '3'], ['username']));
+    await clock.advance(1);
+    expect(fetcher.calls).toHaveLength(0);
+    await clock.advance(1);
+    expect(fetcher.calls).toEqual([{ ids: ['1', '2', '3'], fields: ['name', 'username'] }]);
+    expect(first.value?.get('2')).toMatchObject({ ok: true });
+    expect([...second.value!.keys()]).toEqual(['2', '3']);
+  });
+
+  it('a full group of 50 leaves at once', async () => {
+    const b = batcher();
+    const answer = track(b.load(ids(120), FIELDS));
+    await clock.advance(0);
+    expect(fetcher.calls.map((call) => call.ids.length)).toEqual([50, 50]);
+    await clock.advance(2);
+    expect(fetcher.calls.map((call) => call.ids.length)).toEqual([50, 50, 20]);
+    expect(answer.value?.size).toBe(120);
+  });
+
+  it('a rejecting fetch answers every waiter UPSTREAM_ERROR, raises no unhandled rejection, and the next lookup works', async () => {
+    const b = batcher();
+    fetcher.next = ['reject'];
+    const first = track(b.load(['1', '2'], FIELDS));
+    const again = track(b.load(['1'], FIELDS));
+    await clock.advance(2);
+    expect(first.value?.get('1')).toMatchObject({ ok: false, failure: { code: 'UPSTREAM_ERROR', retryable: true } });
+    expect(first.value?.get('1')).not.toHaveProperty('failure.message', expect.stringContaining('strategy bug'));
+    expect(again.value?.get('1')).toMatchObject({ ok: false, failure: { code: 'UPSTREAM_ERROR' } });
+    // Counters restored: the same account's next partial group is not held behind a phantom trip.
+    const later = track(b.load(['1', '4'], FIELDS));
+    await clock.advance(2);
+    expect(later.value?.get('1')).toMatchObject({ ok: true });
+    expect(later.value?.get('4')).toMatchObject({ ok: true });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a throwing hook never leaves a waiter unanswered', async () => {
+    const b = batcher({
+      onCoalesced: () => {
+        throw new Error('metrics broke');
+      },
+      onFetchError: () => {
+        throw new Error('logger broke');
+      },
+    });
+    fetcher.next = ['reject'];
+    const first = track(b.load(['1'], FIELDS));
+    const joined = track(b.load(['1'], FIELDS));
+    await clock.advance(2);
+    expect(first.value?.get('1')).toMatchObject({ ok: false, failure: { code: 'UPSTREAM_ERROR' } });
+    expect(joined.value?.get('1')).toMatchObject({ ok: false, failure: { code: 'UPSTREAM_ERROR' } });
+    const next = track(b.load(['1'], FIELDS));
+    await clock.advance(2);
+    expect(next.value?.get('1')).toMatchObject({ ok: true });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a hung trip holds the next partial group back at most maxPartialWaitMs (issue 10 item 5)', async () => {
+    const b = batcher({ maxPartialWaitMs: 1000 });
+    fetcher.next = ['hang'];
+    track(b.load(['1'], FIELDS));
+    await clock.advance(2);
+    const unrelated = track(b.load(['9'], FIELDS));
+    await clock.advance(500);
+    // Group commit: behind an in-flight partial trip, the next group keeps collecting.
+    expect(fetcher.calls).toHaveLength(1);
+    await clock.advance(502);
+    expect(fetcher.calls.map((call) => call.ids)).toEqual([['1'], ['9']]);
+    expect(unrelated.value?.get('9')).toMatchObject({ ok: true });
+  });
+
+  it('a partial group leaves as soon as the trip ahead of it returns', async () => {
+    let release: (() => void) | undefined;
+    const slow: GroupFetcher = {
+      fetchGroup: (group) =>
+        new Promise((resolve) => {
+          fetcher.calls.push({ ids: group, fields: FIELDS });
+          release = () => resolve(new Map(group.map((id) => [id, { ok: true, profile: { id } }])));
+        }),
+    };
+    const slowBatcher = new ProfileBatcher(slow, { coalescing: true, windowMs: 2, maxPartialInFlight: 1, maxPartialWaitMs: 1000, clock });
+    track(slowBatcher.load(['1'], FIELDS));
+    await clock.advance(2);
+    const queued = track(slowBatcher.load(['2', '3'], FIELDS));
+    await clock.advance(100);
+    expect(fetcher.calls).toHaveLength(1);
+    release!();
+    await clock.advance(0);
+    expect(fetcher.calls.map((call) => call.ids)).toEqual([['1'], ['2', '3']]);
+    release!();
+    await clock.advance(0);
+    expect(queued.value?.size).toBe(2);
+  });
+
+  it('without coalescing, each load goes straight up in groups of at most 50, and a rejection is still an answer', async () => {
+    const b = batcher({ coalescing: false });
+    fetcher.next = ['answer', 'reject'];
+    const answer = track(b.load([...ids(70), '1'], FIELDS));
+    await clock.advance(0);
+    expect(fetcher.calls.map((call) => call.ids.length)).toEqual([50, 20]);
+    expect(answer.value?.size).toBe(70);
+    expect(answer.value?.get('1')).toMatchObject({ ok: true });
+    expect(answer.value?.get('70')).toMatchObject({ ok: false, failure: { code: 'UPSTREAM_ERROR' } });
+    expect(unhandled).toEqual([]);
+  });
+});
