@@ -3,23 +3,15 @@ import { createConnection } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
 
 const redisOk = await redisForTests();
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username name } }`;
 const LIST = `query($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const profileCalls = (stack: Stack) => stack.sim.calls.filter((call) => call.kind !== 'me');
 
 async function readyz(stack: Stack): Promise<{ status: string; cache: { layer: string; status: string } }> {
   return (await (await fetch(`${stack.url}/readyz`)).json()) as never;
-}
-
-async function until(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await sleep(50);
-  }
 }
 
 /** Sends one raw Redis command (inline protocol) and resolves with the first reply line. */
@@ -52,12 +44,12 @@ describe.runIf(redisOk)('Redis cache', () => {
     const clients = async () => Number(/connected_clients:(\d+)/.exec(await redisCommand(redis.url, 'INFO clients'))?.[1]);
     try {
       const gateway = await startStack({ env: { REDIS_URL: redis.url } });
-      await until(async () => (await readyz(gateway)).cache.status === 'ok', 3000);
+      await waitFor(async () => (await readyz(gateway)).cache.status === 'ok');
       // The gateway's connection and this probe's.
       expect(await clients()).toBe(2);
       await gateway.close();
       // This process is still alive: only an explicit close drops the connection.
-      await until(async () => (await clients()) === 1, 2000);
+      await waitFor(async () => (await clients()) === 1);
     } finally {
       await redis.stop();
     }
@@ -117,11 +109,11 @@ describe.runIf(redisOk)('Redis cache', () => {
       // Memory still answers what it holds.
       await gateway.gql(ONE, { id: before });
       expect(profileCalls(gateway)).toHaveLength(2);
-      await until(async () => (await readyz(gateway)).status === 'degraded', 3000);
+      await waitFor(async () => (await readyz(gateway)).status === 'degraded');
       expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
 
       await redis.start();
-      await until(async () => (await readyz(gateway)).status === 'ready', 8000);
+      await waitFor(async () => (await readyz(gateway)).status === 'ready');
       await gateway.gql(ONE, { id: after });
       // Written to the restarted Redis: a fresh gateway reads it without calling Meta.
       const fresh = await stack({ env });
