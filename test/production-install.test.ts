@@ -28,7 +28,7 @@ function run(command: string, args: string[], timeoutMs: number): Promise<{ code
   });
 }
 
-describe('production install (README: Deploying)', () => {
+describe('production install (README: Production install)', () => {
   it('npm ci --omit=dev --ignore-scripts beside the built output starts, answers GraphQL and serves the playground', async () => {
     expect(existsSync(join(ROOT, 'dist/playground-assets')), 'dist/ is built (npm run build)').toBe(true);
     for (const entry of ['package.json', 'package-lock.json', 'dist', 'schema']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
