@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,8 @@ import { postGraphQL } from './support/stack.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INSTALL_TIMEOUT_MS = 150_000;
+/** What a deployment holds: the lockfile pair and the package's `files`. */
+const { files } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
 const dir = mkdtempSync(join(tmpdir(), 'igpg-prod-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,7 +33,7 @@ function run(command: string, args: string[], timeoutMs: number): Promise<{ code
 describe('production install (README: Production install)', () => {
   it('npm ci --omit=dev --ignore-scripts beside the built output starts, answers GraphQL and serves the playground', async () => {
     expect(existsSync(join(ROOT, 'dist/playground-assets')), 'dist/ is built (npm run build)').toBe(true);
-    for (const entry of ['package.json', 'package-lock.json', 'dist', 'schema']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+    for (const entry of ['package.json', 'package-lock.json', ...files]) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
 
     // The local npm cache holds every package the lockfile names, so this needs no network.
     const install = await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'], INSTALL_TIMEOUT_MS);
