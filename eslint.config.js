@@ -1,9 +1,10 @@
 // Typed linting (typescript-eslint, projectService): promises must be handled, type-only imports marked.
 // Import cycles are checked by scripts/check-cycles.mjs (`npm run lint` runs both).
+import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/__generated__/', 'test-artifacts/'] },
+export default defineConfig(
+  globalIgnores(['dist/', 'coverage/', 'src/__generated__/', 'test-artifacts/']),
   {
     files: ['**/*.ts'],
     languageOptions: {
