@@ -1,19 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulatedProfile } from '../src/simulator/index.js';
+import { metric } from './support/metrics.js';
 import { igsids, startStack, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
 
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username } }`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const profileCalls = (stack: Stack) => stack.sim.calls.filter((call) => call.kind !== 'me');
-
-/** Polls until `check` holds (background work such as revalidation), failing after `ms`. */
-async function eventually(check: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await sleep(10);
-  }
-}
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -84,15 +77,9 @@ describe('in-memory cache', () => {
     const answers = await Promise.all(Array.from({ length: 5 }, () => stack!.gql(ONE, { id })));
     for (const answer of answers) expect(answer.errors).toBeUndefined();
     // Answered at once: the refresh (3 s at Meta) had not come back when the answers did.
-    const finishedTrips = async () => {
-      const text = await (await fetch(`${stack!.url}/metrics`)).text();
-      return Number(/igpg_upstream_round_trips_total\{account="\d+",kind="batch",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
-    };
+    const finishedTrips = () => metric(stack!.url, 'igpg_upstream_round_trips_total', { kind: 'batch', status: '200' });
     expect(await finishedTrips()).toBe(1);
-    for (let waited = 0; (await finishedTrips()) < 2; waited += 50) {
-      if (waited > 8000) throw new Error('the background refresh did not finish');
-      await sleep(50);
-    }
+    await waitFor(async () => (await finishedTrips()) >= 2, { timeout: 8000, what: 'the background refresh' });
     expect(profileCalls(stack)).toHaveLength(2);
     // Refreshed: within TTL again, no further call.
     await stack.gql(ONE, { id });
@@ -166,22 +153,19 @@ describe('in-memory cache', () => {
     stack = await startStack({ env: { PROFILE_TTL_SECONDS: '2', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' } });
     const [id, refused] = igsids(2, 110);
     stack.sim.setScenario(refused!, { kind: 'consent' });
-    const metric = async () => {
-      const text = await (await fetch(`${stack!.url}/metrics`)).text();
-      return Number(/igpg_cache_lookups_total\{account="\d+",layer="response",result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
-    };
+    const responseHits = () => metric(stack!.url, 'igpg_cache_lookups_total', { layer: 'response', result: 'hit' });
     const first = await stack.gql(ONE, { id });
     const second = await stack.gql(ONE, { id });
     expect(second.data).toEqual(first.data);
-    expect(await metric()).toBe(1);
+    expect(await responseHits()).toBe(1);
     await sleep(2100);
     await stack.gql(ONE, { id });
-    expect(await metric()).toBe(1);
+    expect(await responseHits()).toBe(1);
     expect(profileCalls(stack)).toHaveLength(2);
     // An answer with an error is never reused whole (the profile cache remembers the refusal).
     await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
     await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
-    expect(await metric()).toBe(1);
+    expect(await responseHits()).toBe(1);
   });
 
   it('CACHE_ENABLED=false sends every lookup upstream', async () => {
@@ -220,11 +204,9 @@ describe('coalescing across requests', () => {
     expect(profileCalls(stack)).toHaveLength(1);
     expect(profileCalls(stack)[0]?.ids).toEqual([id]);
     // Every lookup that missed the cache, but the first, joined the first one's fetch.
-    const text = await (await fetch(`${stack.url}/metrics`)).text();
-    const count = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
-    const misses = count(/igpg_cache_lookups_total\{account="\d+",layer="memory",result="miss"\} (\d+)/);
+    const misses = await metric(stack.url, 'igpg_cache_lookups_total', { layer: 'memory', result: 'miss' });
     expect(misses).toBeGreaterThan(1);
-    expect(count(/igpg_coalesced_waits_total\{account="\d+"\} (\d+)/)).toBe(misses - 1);
+    expect(await metric(stack.url, 'igpg_coalesced_waits_total')).toBe(misses - 1);
   });
 
   it('without coalescing, concurrent requests each pay their own round trip (the control)', async () => {

@@ -26,6 +26,12 @@ describe('README stays true', () => {
     for (const code of codes) expect(tableRow(code), `README error table lacks ${code}`).toBeDefined();
   });
 
+  it('the production install names everything a deployment needs (package.json `files`)', () => {
+    const { files } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { files: string[] };
+    const section = readme.split('\n## Production install\n')[1]?.split('\n## ')[0] ?? '';
+    for (const entry of ['package.json', 'package-lock.json', ...files]) expect(section, `README production install lacks ${entry}`).toContain(`\`${entry}\``);
+  });
+
   it('the playground opens with exactly the README\'s example operations', () => {
     const operations = (source: string) =>
       parse(source).definitions.filter((node): node is OperationDefinitionNode => node.kind === Kind.OPERATION_DEFINITION).map((node) => print(node));

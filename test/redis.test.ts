@@ -3,25 +3,18 @@ import { createConnection } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
+import { metric } from './support/metrics.js';
 import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
 
 const redisOk = await redisForTests();
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username name } }`;
 const LIST = `query($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const profileCalls = (stack: Stack) => stack.sim.calls.filter((call) => call.kind !== 'me');
 
 async function readyz(stack: Stack): Promise<{ status: string; cache: { layer: string; status: string } }> {
   return (await (await fetch(`${stack.url}/readyz`)).json()) as never;
-}
-
-async function until(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await sleep(50);
-  }
 }
 
 /** Sends one raw Redis command (inline protocol) and resolves with the first reply line. */
@@ -66,17 +59,6 @@ async function deliverMessages(url: string, senders: readonly string[], timestam
   return response.status;
 }
 
-/** Sum of a counter's samples whose labels include `labels`. */
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.split(' ').pop());
-  }
-  return sum;
-}
-
 /** A client of the shared Redis for looking at (and planting) raw keys. */
 const raw = createClient({ url: SHARED_REDIS_URL });
 beforeAll(async () => {
@@ -109,12 +91,12 @@ describe.runIf(redisOk)('Redis cache', () => {
     const clients = async () => Number(/connected_clients:(\d+)/.exec(await redisCommand(redis.url, 'INFO clients'))?.[1]);
     try {
       const gateway = await startStack({ env: { REDIS_URL: redis.url } });
-      await until(async () => (await readyz(gateway)).cache.status === 'ok', 3000);
+      await waitFor(async () => (await readyz(gateway)).cache.status === 'ok');
       // The gateway's connection and this probe's.
       expect(await clients()).toBe(2);
       await gateway.close();
       // This process is still alive: only an explicit close drops the connection.
-      await until(async () => (await clients()) === 1, 2000);
+      await waitFor(async () => (await clients()) === 1);
     } finally {
       await redis.stop();
     }
@@ -174,11 +156,11 @@ describe.runIf(redisOk)('Redis cache', () => {
       // Memory still answers what it holds.
       await gateway.gql(ONE, { id: before });
       expect(profileCalls(gateway)).toHaveLength(2);
-      await until(async () => (await readyz(gateway)).status === 'degraded', 3000);
+      await waitFor(async () => (await readyz(gateway)).status === 'degraded');
       expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
 
       await redis.start();
-      await until(async () => (await readyz(gateway)).status === 'ready', 8000);
+      await waitFor(async () => (await readyz(gateway)).status === 'ready');
       await gateway.gql(ONE, { id: after });
       // Written to the restarted Redis: a fresh gateway reads it without calling Meta.
       const fresh = await stack({ env });
@@ -213,7 +195,7 @@ describe.runIf(redisOk)('Redis cache', () => {
     const [id] = igsids(1, 500);
     const answer = await gateway.gql<{ instagramUser: { username: string } }>(ONE, { id });
     expect(await deliverMessages(gateway.url, [id!], 1_780_000_000_000)).toBe(200);
-    await until(async () => (await keysMatching(`*${prefix}*`)).length === 3, 5000);
+    await waitFor(async () => (await keysMatching(`*${prefix}*`)).length === 3, { what: 'three key families' });
 
     const keys = await keysMatching(`*${prefix}*`);
     expect(keys.filter((key) => !key.startsWith(`${prefix}:${BUSINESS}:`))).toEqual([]);
@@ -264,7 +246,7 @@ describe.runIf(redisOk)('Redis cache', () => {
     const gateway = await stack({ env });
     const senders = igsids(2000, 10_000);
     expect(await deliverMessages(gateway.url, senders, 1_780_000_000_000)).toBe(200);
-    await until(async () => (await metric(gateway.url, 'igpg_webhook_prefetched_profiles_total')) >= 2000, 30_000);
+    await waitFor(async () => (await metric(gateway.url, 'igpg_webhook_prefetched_profiles_total')) >= 2000, { timeout: 30_000, what: '2,000 prefetched profiles' });
 
     const interactions = await keysMatching(`*${prefix}:*interaction*`);
     const profiles = (await keysMatching(`*${prefix}:*`)).filter((key) => /:\d+$/.test(key) && !key.includes('interaction'));

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
 import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { tempJson } from './support/files.js';
+import { metric, waitForMetric } from './support/metrics.js';
 import { ALL_FIELDS, igsids, startStack, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
 
 const APP_SECRET = 'whk-app-secret-7f3a9c1e5b';
 const VERIFY_TOKEN = 'whk-verify-token-2d8e6a4f';
@@ -33,29 +35,6 @@ async function deliver(url: string, body: unknown, options: { signature?: string
   const response = await fetch(`${url}/webhooks/instagram`, { method: 'POST', headers, body: raw });
   return { status: response.status, body: await response.text() };
 }
-
-/** Sum of a counter's samples whose labels include `labels`. */
-async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum += Number(line.split(' ').pop());
-  }
-  return sum;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Waits until a counter reaches `target`. */
-const waitForMetric = (url: string, name: string, labels: Record<string, string>, target: number) =>
-  waitFor(async () => (await metric(url, name, labels)) >= target, `${name} ${JSON.stringify(labels)} to reach ${target}`);
 
 let stack: Stack;
 beforeAll(async () => {
@@ -342,7 +321,7 @@ describe('redeliveries across restarts (Redis)', () => {
     const first = await startStack({ env, sim: { latencyMs: 5 } });
     try {
       // Redis connects in the background: wait until it serves, so the mark lands there.
-      await waitFor(async () => first.gateway.store!.state().status === 'ok', 'Redis to be ready');
+      await waitFor(() => first.gateway.store!.state().status === 'ok', { what: 'Redis to be ready' });
       expect((await deliver(first.url, body)).status).toBe(200);
       await waitForMetric(first.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 1);
     } finally {
@@ -351,7 +330,7 @@ describe('redeliveries across restarts (Redis)', () => {
 
     const second = await startStack({ env, sim: { latencyMs: 5 } });
     try {
-      await waitFor(async () => second.gateway.store!.state().status === 'ok', 'Redis to be ready');
+      await waitFor(() => second.gateway.store!.state().status === 'ok', { what: 'Redis to be ready' });
       expect((await deliver(second.url, body)).status).toBe(200);
       await waitForMetric(second.url, 'igpg_webhook_events_total', { result: 'duplicate' }, 1);
       expect(await metric(second.url, 'igpg_webhook_prefetched_profiles_total')).toBe(0);
@@ -380,7 +359,7 @@ describe('accounts of different Meta apps', () => {
       const [fromA, fromB] = igsids(2, 9100);
       const body = JSON.stringify(delivery({ id: bizA, messaging: [message(fromA!, 'm.a1')] }, { id: bizB, messaging: [message(fromB!, 'm.b1')] }));
       expect((await deliver(multi.url, body, { signature: sign(body, secretA) })).status).toBe(200);
-      await waitFor(async () => multi.sim.calls.some((call) => call.kind === 'batch'), 'the prefetch');
+      await waitFor(() => multi.sim.calls.some((call) => call.kind === 'batch'), { what: 'the prefetch' });
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Only account A's sender was prefetched, with account A's token.
       const prefetched = multi.sim.calls.filter((call) => call.kind === 'batch');

@@ -1,25 +1,22 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { projectRoot } from '../schema/sdl.js';
 import { PLAYGROUND_EXAMPLES } from './playground-examples.js';
 
-const require = createRequire(import.meta.url);
-const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css' };
 
 /**
- * Every file the page loads, from our own node_modules and `playground/`: nothing comes from a CDN,
- * so the playground works on a laptop behind a firewall. Read once, at startup.
+ * Every file the page loads, copied into `dist/playground-assets/` by `npm run build`
+ * (scripts/copy-playground-assets.mjs): nothing comes from a CDN, so the playground works behind a
+ * firewall, and React and GraphiQL need not be installed in production. Read once, at startup.
  */
-const ASSETS: Record<string, { file: string; type: string }> = {
-  'react.production.min.js': { file: join(packageDir('react'), 'umd/react.production.min.js'), type: 'text/javascript' },
-  'react-dom.production.min.js': { file: join(packageDir('react-dom'), 'umd/react-dom.production.min.js'), type: 'text/javascript' },
-  'graphiql.min.js': { file: join(packageDir('graphiql'), 'graphiql.min.js'), type: 'text/javascript' },
-  'graphiql.min.css': { file: join(packageDir('graphiql'), 'graphiql.min.css'), type: 'text/css' },
-  'playground.js': { file: join(projectRoot(), 'playground/playground.js'), type: 'text/javascript' },
-  'playground.css': { file: join(projectRoot(), 'playground/playground.css'), type: 'text/css' },
-};
+function loadAssets(): Map<string, { body: Buffer; type: string }> {
+  const folder = join(projectRoot(), 'dist', 'playground-assets');
+  if (!existsSync(folder)) throw new Error(`PLAYGROUND is on but ${folder} is missing: run npm run build (or set PLAYGROUND=false)`);
+  const names = readdirSync(folder).filter((name) => TYPES[extname(name)]);
+  return new Map(names.map((name) => [name, { body: readFileSync(join(folder, name)), type: TYPES[extname(name)]! }]));
+}
 
 /**
  * Scripts from our own origin only (the page's config is a JSON data block, not a script).
@@ -85,7 +82,7 @@ function isBrowserVisit(request: FastifyRequest): boolean {
 export function registerPlayground(app: FastifyInstance, deps: { enabled: boolean }) {
   if (!deps.enabled) return;
   const html = pageHtml();
-  const assets = new Map(Object.entries(ASSETS).map(([name, asset]) => [name, { body: readFileSync(asset.file), type: asset.type }]));
+  const assets = loadAssets();
 
   const servePage = (reply: FastifyReply) =>
     securityHeaders(reply).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);

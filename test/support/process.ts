@@ -15,10 +15,10 @@ export interface GatewayProcess {
 
 /**
  * Runs the built gateway (`dist/`, what `npm start` runs) as a child process with exactly `env`
- * plus PATH, so tests see its real startup, logs and exit codes.
+ * plus PATH, so tests see its real startup, logs and exit codes. `entry` runs another copy.
  */
-export function spawnGateway(env: Record<string, string>): GatewayProcess {
-  const child = spawn(process.execPath, [ENTRY], {
+export function spawnGateway(env: Record<string, string>, entry = ENTRY): GatewayProcess {
+  const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

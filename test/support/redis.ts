@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { waitFor } from './wait.js';
 
 /** Shared Redis for tests that only need one (CI makes sure it answers here). */
 export const SHARED_REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
@@ -47,11 +48,7 @@ export class OwnRedis {
     this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    for (let i = 0; i < 100; i++) {
-      if (await ping(this.url)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`redis-server on port ${this.port} did not start`);
+    await waitFor(() => ping(this.url), { interval: 50, what: `redis-server on port ${this.port} to answer` });
   }
 
   async stop(): Promise<void> {
