@@ -124,6 +124,36 @@ export const SETTINGS = {
     default: '300',
     schema: int(1, 86_400),
   },
+  GRAPH_MAX_RESPONSE_BYTES: {
+    meaning: 'Most bytes read from one Graph answer; a longer answer fails its ids with `UPSTREAM_ERROR`.',
+    default: '1048576',
+    schema: int(1024, 64 * 1024 * 1024),
+  },
+  UPSTREAM_MAX_CONCURRENCY: {
+    meaning: 'Upstream HTTP calls in flight at once, all accounts of the process together.',
+    default: '64',
+    schema: int(1, 10_000),
+  },
+  UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT: {
+    meaning: 'Upstream HTTP calls in flight at once for one account.',
+    default: '16',
+    schema: int(1, 10_000),
+  },
+  UPSTREAM_QUEUE_LIMIT: {
+    meaning: 'Upstream calls that may wait for a free slot (per account, and again process-wide); beyond it a call is shed with `UPSTREAM_UNAVAILABLE`.',
+    default: '1000',
+    schema: int(0, 1_000_000),
+  },
+  UPSTREAM_QUEUE_WAIT_MS: {
+    meaning: 'Longest wait of an upstream call for a free slot; beyond it the call is shed with `UPSTREAM_UNAVAILABLE`.',
+    default: '10000',
+    schema: int(1, 600_000),
+  },
+  MAX_UPSTREAM_PAUSE_SECONDS: {
+    meaning: 'Longest wait taken from Meta (`Retry-After`, BUC `estimated_time_to_regain_access`); longer ones are clamped and logged.',
+    default: '3600',
+    schema: int(1, 86_400),
+  },
   BATCH_WINDOW_MS: {
     meaning: 'How long a partly filled upstream group waits for lookups from concurrent requests to join it.',
     default: '2',
@@ -281,6 +311,14 @@ export interface Config {
   graphRetryBaseMs: number;
   singleConcurrency: number;
   reprobeSeconds: number;
+  maxResponseBytes: number;
+  upstream: {
+    maxConcurrency: number;
+    maxConcurrencyPerAccount: number;
+    queueLimit: number;
+    queueWaitMs: number;
+  };
+  maxUpstreamPauseSeconds: number;
   maxIdsPerQuery: number;
   batchWindowMs: number;
   coalescing: boolean;
@@ -380,6 +418,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphRetryBaseMs: s.GRAPH_RETRY_BASE_MS,
     singleConcurrency: s.GRAPH_SINGLE_CONCURRENCY,
     reprobeSeconds: s.GRAPH_REPROBE_SECONDS,
+    maxResponseBytes: s.GRAPH_MAX_RESPONSE_BYTES,
+    upstream: {
+      maxConcurrency: s.UPSTREAM_MAX_CONCURRENCY,
+      maxConcurrencyPerAccount: s.UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT,
+      queueLimit: s.UPSTREAM_QUEUE_LIMIT,
+      queueWaitMs: s.UPSTREAM_QUEUE_WAIT_MS,
+    },
+    maxUpstreamPauseSeconds: s.MAX_UPSTREAM_PAUSE_SECONDS,
     maxIdsPerQuery: s.MAX_IDS_PER_QUERY,
     batchWindowMs: s.BATCH_WINDOW_MS,
     coalescing: s.COALESCING_ENABLED,
