@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import { clip } from '../errors.js';
 import type { GraphField } from '../profile.js';
 import { BatchApiRefused, IdsParameterRemoved, type FetchStrategy, type StrategyName } from './types.js';
 import { failAll, type ProfileOutcome } from '../outcomes.js';
@@ -93,7 +94,7 @@ export class LegacyIdsThenAuto implements FetchStrategy {
         if (!(error instanceof IdsParameterRemoved)) throw error;
         if (!this.removed) {
           this.logger.warn(
-            { graphMessage: error.message },
+            { graphMessage: clip(error.message) },
             'Graph host removed the ?ids= parameter: GRAPH_BATCH_STRATEGY=ids now behaves as auto',
           );
         }
