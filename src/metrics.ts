@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UsageReport } from './graph/usage.js';
 
+/** A token speaks for one business; a few hundred ids is far more than any real deployment. */
+const MAX_USAGE_BUSINESSES = 500;
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own (so several gateways in one process,
  * as in tests, never share counters). Labels carry account ids and outcomes, never tokens.
@@ -133,10 +136,17 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }
 
-  /** Records Meta's usage figures (known keys only, so labels stay bounded) from `account`'s call. */
+  /** Business ids seen in usage headers; past MAX_USAGE_BUSINESSES new ones are not labelled. */
+  private readonly usageBusinesses = new Set<string>();
+
+  /** Records Meta's usage figures (known keys, a bounded set of business ids) from `account`'s call. */
   recordUsage(usage: UsageReport, account: string): void {
     for (const [metric, value] of Object.entries(usage.app)) this.appUsage.set({ account, metric }, value);
     for (const { businessId, figures } of usage.business) {
+      if (!this.usageBusinesses.has(businessId)) {
+        if (this.usageBusinesses.size >= MAX_USAGE_BUSINESSES) continue;
+        this.usageBusinesses.add(businessId);
+      }
       for (const [metric, value] of Object.entries(figures)) this.businessUsage.set({ business: businessId, metric }, value);
     }
   }

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseUsage } from '../../src/graph/usage.js';
+import { Metrics } from '../../src/metrics.js';
 import { DEFAULT_BLOCK_SECONDS, UsageGuard } from '../../src/graph/usage-guard.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -54,5 +55,19 @@ describe('UsageGuard (manual clock)', () => {
     guard.observe(429, {}, usage(clock, { 'retry-after': '99999999999' }, 3600));
     expect(guard.remainingSeconds()).toBe(3600);
     expect(lines.some((line) => line.includes('MAX_UPSTREAM_PAUSE_SECONDS') && line.includes('99999999999'))).toBe(true);
+  });
+});
+
+describe('usage metrics', () => {
+  it('only known usage keys become labels; business ids are bounded', async () => {
+    const metrics = new Metrics();
+    const clock = new ManualClock();
+    const app = JSON.stringify({ call_count: 3, cpu_time: 2, ['junk'.repeat(50)]: 9 });
+    const buc = JSON.stringify(Object.fromEntries(Array.from({ length: 550 }, (_, i) => [String(1000 + i), [{ call_count: 1 }]])));
+    metrics.recordUsage(usage(clock, { 'x-app-usage': app, 'x-business-use-case-usage': buc }), '1784');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('metric="cpu_time"');
+    expect(text).not.toContain('junkjunk');
+    expect(text.match(/igpg_graph_business_usage_percent\{/g)).toHaveLength(500);
   });
 });

@@ -7,7 +7,7 @@ import type { UpstreamGate } from '../gate.js';
 import { BatchApiRefused, fieldsParam, type FetchStrategy } from './types.js';
 import { type GatewayErrorCode, type ProfileOutcome, failAll, incompleteFailure, mismatchFailure } from '../outcomes.js';
 
-const batchArray = z.array(z.unknown()).max(50);
+const batchArray = z.array(z.unknown());
 const batchElement = z.object({
   code: z.number().int(),
   headers: z
