@@ -52,7 +52,8 @@ describe('bounded upstream concurrency (UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT)', 
 
 describe('auto strategy and a lone 5xx', () => {
   it('one injected batch 500 is an outage, retried as such: 100 concurrent requests later still go as batches', async () => {
-    const { proxy, stack } = await proxied({}, { latencyMs: 50 });
+    // A slow host lets group commit fill its batches however slowly this busy machine sends the 100.
+    const { proxy, stack } = await proxied({}, { latencyMs: 250 });
     let injected = false;
     proxy.rewrite = async (request, forward) => {
       if (request.method !== 'POST' || injected) return forward();
@@ -64,7 +65,9 @@ describe('auto strategy and a lone 5xx', () => {
     proxy.reset();
     const many = await Promise.all(igsids(100, 500).map((id) => stack.gql<ListAnswer>(LIST, { ids: [id] })));
     expect(many.every((answer) => answer.errors === undefined)).toBe(true);
-    expect(proxy.calls.length).toBeLessThanOrEqual(6);
+    // ⌈100/50⌉ = 2 at best; per-object reads would be 100.
+    expect(proxy.calls.length).toBeLessThanOrEqual(10);
+    expect(proxy.calls.every((call) => call.method === 'POST')).toBe(true);
   });
 });
 
