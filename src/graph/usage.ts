@@ -22,6 +22,8 @@ const percent = z.number().finite().min(0);
 const figures = z.record(z.string(), z.unknown());
 const bucHeader = z.record(z.string(), z.array(z.unknown()));
 const BUSINESS_ID = /^\d{1,30}$/;
+/** Usage headers are a few hundred bytes; anything far longer is not worth parsing. */
+const MAX_HEADER_CHARS = 16_384;
 
 export interface UsageParseOptions {
   /** Epoch ms, for an HTTP-date `Retry-After`. */
@@ -29,8 +31,6 @@ export interface UsageParseOptions {
   /** MAX_UPSTREAM_PAUSE_SECONDS: no advertised wait is taken longer than this. */
   maxWaitSeconds: number;
 }
-
-export const NO_USAGE: UsageReport = { app: {}, business: [], percent: undefined, waitSeconds: undefined };
 
 export function parseUsage(headers: Headers, options: UsageParseOptions): UsageReport {
   let top: number | undefined;
@@ -86,6 +86,3 @@ function jsonHeader(value: string | null): unknown {
     return undefined;
   }
 }
-
-/** Usage headers are a few hundred bytes; anything far longer is not worth parsing. */
-const MAX_HEADER_CHARS = 16_384;

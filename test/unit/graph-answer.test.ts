@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { outcomeOf } from '../../src/graph/answer.js';
-import { NO_USAGE } from '../../src/graph/usage.js';
+import type { UsageReport } from '../../src/graph/usage.js';
 
+const NO_USAGE: UsageReport = { app: {}, business: [], percent: undefined, waitSeconds: undefined };
 const NOW = Date.UTC(2026, 11, 1);
 const oe = (ms: number) => Math.floor(ms / 1000).toString(16).toUpperCase();
 const read = (body: unknown, id = '42') => outcomeOf(200, NO_USAGE, body, id, NOW);

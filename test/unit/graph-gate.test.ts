@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { GraphResponse } from '../../src/graph/client.js';
 import { UpstreamGate } from '../../src/graph/gate.js';
 import { Slots } from '../../src/graph/slots.js';
-import { NO_USAGE } from '../../src/graph/usage.js';
+import type { UsageReport } from '../../src/graph/usage.js';
 import { UsageGuard } from '../../src/graph/usage-guard.js';
 import { ManualClock, flushPromises } from '../support/manual-clock.js';
 
+const NO_USAGE: UsageReport = { app: {}, business: [], percent: undefined, waitSeconds: undefined };
 const logger = pino({ enabled: false });
 const limits = { max: 1, queueLimit: 10, maxWaitMs: 1000 };
 
