@@ -13,7 +13,7 @@ export class Metrics {
 
   readonly roundTrips = new Counter({
     name: 'igpg_upstream_round_trips_total',
-    help: 'HTTP round trips to the Graph API, by kind of call (batch, single, ids, me) and HTTP status (or network_error).',
+    help: 'HTTP round trips to the Graph API, by kind of call (batch, single, ids, me) and HTTP status (or network_error, too_large).',
     labelNames: ['account', 'kind', 'status'] as const,
     registers: [this.registry],
   });

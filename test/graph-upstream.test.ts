@@ -160,7 +160,7 @@ describe('upstream strings and bodies are bounded', () => {
   });
 });
 
-describe('advertised waits are clamped (MAX_UPSTREAM_PAUSE_SECONDS)', () => {
+describe('advertised waits are clamped (MAX_UPSTREAM_PAUSE_SECONDS); AccountProfiles.pausedSeconds()', () => {
   it('Retry-After: 99999999999 pauses for at most the cap, and the clamp is logged', async () => {
     stack = await startStack({ env: { MAX_UPSTREAM_PAUSE_SECONDS: '600' } });
     const [hot] = igsids(1, 900);
@@ -169,6 +169,9 @@ describe('advertised waits are clamped (MAX_UPSTREAM_PAUSE_SECONDS)', () => {
     expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 600 });
     const cold = await stack.gql(ONE, { id: igsids(1, 950)[0] });
     expect(cold.errors?.[0]?.extensions?.retryAfterSeconds).toBeLessThanOrEqual(600);
+    const paused = stack.gateway.accounts.only()?.pausedSeconds();
+    expect(paused).toBeGreaterThan(590);
+    expect(paused).toBeLessThanOrEqual(600);
     expect(stack.logs.some((line) => line.includes('MAX_UPSTREAM_PAUSE_SECONDS'))).toBe(true);
   });
 });
