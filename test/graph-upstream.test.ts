@@ -27,14 +27,16 @@ async function proxied(env: Record<string, string> = {}, simOptions: SimulatorOp
 }
 
 describe('bounded upstream concurrency (UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT)', () => {
-  it('4 clients × 500 ids against a slow host: never more than the cap in flight, every id answered', async () => {
-    const { proxy, stack } = await proxied({ UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT: '4', CACHE_ENABLED: 'false' }, { latencyMs: 80 });
-    const answers = await Promise.all(Array.from({ length: 4 }, (_, client) => stack.gql<ListAnswer>(LIST, { ids: igsids(500, 10_000 * (client + 1)) })));
+  it('4 clients × 250 ids against a slow host: never more than the cap in flight, every id answered', async () => {
+    // A generous slot wait: on a loaded machine queued calls must not be shed in this test.
+    const env = { UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT: '4', UPSTREAM_QUEUE_WAIT_MS: '60000', CACHE_ENABLED: 'false' };
+    const { proxy, stack } = await proxied(env, { latencyMs: 300 });
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, client) => stack.gql<ListAnswer>(LIST, { ids: igsids(250, 10_000 * (client + 1)) })));
     for (const answer of answers) {
       expect(answer.errors).toBeUndefined();
-      expect(answer.data?.instagramUsers).toHaveLength(500);
+      expect(answer.data?.instagramUsers).toHaveLength(250);
     }
-    expect(proxy.calls.length).toBeGreaterThanOrEqual(40);
+    expect(proxy.calls.length).toBeGreaterThanOrEqual(20);
     expect(proxy.peak).toBeLessThanOrEqual(4);
   });
 
