@@ -7,6 +7,8 @@ import { registerPlayground } from './http/playground.js';
 import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { systemClock } from './clock.js';
+import { Slots } from './graph/slots.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -46,6 +48,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
+  const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
+  const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, systemClock);
   const profiles = await Promise.all(
     credentials.map((account) =>
       createAccountProfiles({
@@ -58,6 +62,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         logger,
         metrics,
         store,
+        upstreamSlots,
       }),
     ),
   );

@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { parseJsonHeader } from './graph/errors.js';
+import type { UsageReport } from './graph/usage.js';
+
+/** A token speaks for one business; a few hundred ids is far more than any real deployment. */
+const MAX_USAGE_BUSINESSES = 500;
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (so several gateways in one process,
@@ -10,7 +13,7 @@ export class Metrics {
 
   readonly roundTrips = new Counter({
     name: 'igpg_upstream_round_trips_total',
-    help: 'HTTP round trips to the Graph API, by kind of call (batch, single, ids, me) and HTTP status (or network_error).',
+    help: 'HTTP round trips to the Graph API, by kind of call (batch, single, ids, me) and HTTP status (or network_error, too_large).',
     labelNames: ['account', 'kind', 'status'] as const,
     registers: [this.registry],
   });
@@ -87,6 +90,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamShed = new Counter({
+    name: 'igpg_upstream_shed_total',
+    help: 'Upstream calls refused a concurrency slot (queue_full: UPSTREAM_QUEUE_LIMIT; wait_timeout: UPSTREAM_QUEUE_WAIT_MS).',
+    labelNames: ['account', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly appUsage = new Gauge({
     name: 'igpg_graph_app_usage_percent',
     help: 'Latest X-App-Usage figures from Meta (percent of the app allowance), by the account whose call brought them.',
@@ -126,24 +136,18 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }
 
-  /** Records Meta's usage headers from any Graph answer to `account`'s call. */
-  recordUsageHeaders(headers: Headers, account: string): void {
-    const app = parseJsonHeader(headers.get('x-app-usage'));
-    if (app && typeof app === 'object') {
-      for (const [metric, value] of Object.entries(app as Record<string, unknown>)) {
-        if (typeof value === 'number') this.appUsage.set({ account, metric }, value);
+  /** Business ids seen in usage headers; past MAX_USAGE_BUSINESSES new ones are not labelled. */
+  private readonly usageBusinesses = new Set<string>();
+
+  /** Records Meta's usage figures (known keys, a bounded set of business ids) from `account`'s call. */
+  recordUsage(usage: UsageReport, account: string): void {
+    for (const [metric, value] of Object.entries(usage.app)) this.appUsage.set({ account, metric }, value);
+    for (const { businessId, figures } of usage.business) {
+      if (!this.usageBusinesses.has(businessId)) {
+        if (this.usageBusinesses.size >= MAX_USAGE_BUSINESSES) continue;
+        this.usageBusinesses.add(businessId);
       }
-    }
-    const business = parseJsonHeader(headers.get('x-business-use-case-usage'));
-    if (business && typeof business === 'object') {
-      for (const [id, entries] of Object.entries(business as Record<string, unknown>)) {
-        if (!/^\d{1,30}$/.test(id) || !Array.isArray(entries)) continue;
-        for (const entry of entries) {
-          for (const [metric, value] of Object.entries((entry ?? {}) as Record<string, unknown>)) {
-            if (typeof value === 'number') this.businessUsage.set({ business: id, metric }, value);
-          }
-        }
-      }
+      for (const [metric, value] of Object.entries(figures)) this.businessUsage.set({ business: businessId, metric }, value);
     }
   }
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { classifyGraphError, isIdsRemoval, retryAfterFrom, type GraphErrorBody } from '../src/graph/errors.js';
+import { classifyGraphError, graphErrorOf, isIdsRemoval, type GraphErrorBody } from '../src/graph/errors.js';
+import { parseUsage } from '../src/graph/usage.js';
+
+const NOW = Date.UTC(2026, 11, 1);
+const waitOf = (headers: Headers, maxWaitSeconds = 3600) => parseUsage(headers, { now: NOW, maxWaitSeconds }).waitSeconds;
 
 // The one mapping table, row by row: Graph answer -> gateway code.
 const rows: Array<[string, number, GraphErrorBody | undefined, string, boolean]> = [
@@ -56,11 +60,39 @@ describe('Graph error table', () => {
     const buc = new Headers({
       'x-business-use-case-usage': JSON.stringify({ '1784': [{ type: 'instagram', call_count: 100, estimated_time_to_regain_access: 12 }] }),
     });
-    expect(retryAfterFrom(buc)).toBe(720);
-    expect(retryAfterFrom(new Headers({ 'retry-after': '30' }))).toBe(30);
-    const inAMinute = new Date(Date.now() + 61_000).toUTCString();
-    expect(retryAfterFrom(new Headers({ 'retry-after': inAMinute }))).toBeGreaterThanOrEqual(59);
-    expect(retryAfterFrom(new Headers({ 'x-business-use-case-usage': 'not json' }))).toBeUndefined();
-    expect(retryAfterFrom(new Headers())).toBeUndefined();
+    expect(waitOf(buc)).toBe(720);
+    expect(waitOf(new Headers({ 'retry-after': '30' }))).toBe(30);
+    const inAMinute = new Date(NOW + 61_000).toUTCString();
+    expect(waitOf(new Headers({ 'retry-after': inAMinute }))).toBeGreaterThanOrEqual(59);
+    expect(waitOf(new Headers({ 'x-business-use-case-usage': 'not json' }))).toBeUndefined();
+    expect(waitOf(new Headers())).toBeUndefined();
+  });
+
+  it('clamps an absurd advertised wait to MAX_UPSTREAM_PAUSE_SECONDS and says it did', () => {
+    const usage = parseUsage(new Headers({ 'retry-after': '99999999999' }), { now: NOW, maxWaitSeconds: 3600 });
+    expect(usage).toMatchObject({ waitSeconds: 3600, clampedFromSeconds: 99999999999 });
+    const buc = new Headers({ 'x-business-use-case-usage': JSON.stringify({ '1784': [{ estimated_time_to_regain_access: 1e9 }] }) });
+    expect(waitOf(buc, 600)).toBe(600);
+  });
+
+  it('keeps only known usage keys; reads Instagram\'s call_volume / cpu_time as well as Graph\'s names', () => {
+    const usage = parseUsage(
+      new Headers({
+        'x-app-usage': JSON.stringify({ call_volume: 12, cpu_time: 7, ['x'.repeat(500)]: 99, total_time: 'lots' }),
+        'x-business-use-case-usage': JSON.stringify({ '1784': [{ call_count: 3, weird: 80 }], 'not-an-id': [{ call_count: 95 }] }),
+      }),
+      { now: NOW, maxWaitSeconds: 3600 },
+    );
+    expect(usage.app).toEqual({ call_volume: 12, cpu_time: 7 });
+    expect(usage.business).toEqual([{ businessId: '1784', figures: { call_count: 3 } }]);
+    expect(usage.percent).toBe(95);
+  });
+
+  it('clips strings taken from Meta: a 100,000-character fbtrace_id or type never reaches an answer whole', () => {
+    const error = graphErrorOf({ error: { code: 100, type: 'T'.repeat(100_000), fbtrace_id: 'A'.repeat(100_000), message: 'm'.repeat(100_000) } });
+    const failure = classifyGraphError(400, error, undefined);
+    expect(failure.graph?.fbtraceId?.length).toBeLessThanOrEqual(201);
+    expect(failure.graph?.type?.length).toBeLessThanOrEqual(201);
+    expect(graphErrorOf({ error: { code: 'x', message: 5 } })).toEqual({});
   });
 });

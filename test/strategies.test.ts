@@ -108,14 +108,15 @@ describe('auto strategy', () => {
     expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch']);
   });
 
-  it('a host (or proxy) that answers batch POSTs with 502 after the retries counts as refusing them', async () => {
+  it('a host (or proxy) that keeps answering batch POSTs with 502 counts as refusing them', async () => {
     stack = await startStack({ env: { GRAPH_MAX_RETRIES: '2' }, sim: { batchApi: 'bad-gateway' } });
     const ids = igsids(3, 60);
     let answer = await stack.gql<ListAnswer>(LIST, { ids });
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.instagramUsers.map((user) => user?.id)).toEqual(ids);
-    // The same group goes per object at once; those reads succeed, so the host refuses batches.
-    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'single', 'single', 'single']);
+    // Three batch 502s in a row (the try and two retries), then the same group per object: those
+    // reads succeed, so the host refuses batches.
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'batch', 'batch', 'single', 'single', 'single']);
     stack.sim.resetCalls();
     answer = await stack.gql<ListAnswer>(LIST, { ids: igsids(2, 70) });
     expect(stack.sim.calls.map((call) => call.kind)).toEqual(['single', 'single']);
@@ -128,8 +129,8 @@ describe('auto strategy', () => {
     for (const id of ids) stack.sim.setScenario(id, { kind: 'httpError', status: 502 });
     const answer = await stack.gql<ListAnswer>(LIST, { ids });
     expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
-    // Each attempt: the batch, then the group per object; one retry.
-    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'single', 'single', 'batch', 'single', 'single']);
+    // A 502 is an outage until several batches in a row failed: the batch and its one retry, nothing per object.
+    expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'batch']);
     expect(stack.logs.some((line) => line.includes('refuses the Batch API'))).toBe(false);
     stack.sim.configure({ batchApi: 'enabled' });
     for (const id of ids) stack.sim.setScenario(id, null);

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { parseUsage, type UsageReport } from './usage.js';
 
 export interface GraphCredentials {
   accessToken: string;
@@ -13,8 +15,13 @@ export interface GraphClientOptions {
   version: string;
   credentials: GraphCredentials;
   timeoutMs: number;
+  /** GRAPH_MAX_RESPONSE_BYTES: reading an answer stops here and the call fails. */
+  maxResponseBytes: number;
+  /** MAX_UPSTREAM_PAUSE_SECONDS: the longest wait taken from Meta's headers. */
+  maxWaitSeconds: number;
+  clock: Clock;
   logger: Logger;
-  /** Called with every HTTP answer (usage tracking, throttling, metrics). */
+  /** Called with every HTTP answer (metrics). */
   onResponse?: (answer: GraphResponse) => void;
   /** Called once per HTTP round trip: what kind of call, and its HTTP status or `network_error`. */
   onCall?: (kind: CallKind, outcome: string, durationMs: number) => void;
@@ -27,6 +34,16 @@ export interface GraphResponse {
   status: number;
   headers: Headers;
   body: unknown;
+  /** The usage headers, parsed once here. */
+  usage: UsageReport;
+}
+
+/** The answer was longer than `maxResponseBytes`; reading stopped there. */
+export class GraphResponseTooLarge extends Error {
+  override name = 'GraphResponseTooLarge';
+  constructor(readonly limitBytes: number) {
+    super(`answer larger than ${limitBytes} bytes`);
+  }
 }
 
 /** The call never got an HTTP answer. `reason` is safe to show: it never holds a URL or token. */
@@ -91,8 +108,12 @@ export class GraphClient {
     let text: string;
     try {
       response = await fetch(url, { ...init, signal });
-      text = await response.text();
+      text = await readCapped(response, this.options.maxResponseBytes);
     } catch (error) {
+      if (error instanceof GraphResponseTooLarge) {
+        this.options.onCall?.(kind, 'too_large', performance.now() - started);
+        throw error;
+      }
       this.options.onCall?.(kind, 'network_error', performance.now() - started);
       throw new GraphNetworkError(describeNetworkError(error, signal.aborted, this.options.timeoutMs));
     }
@@ -103,10 +124,35 @@ export class GraphClient {
     } catch {
       // Not JSON (a proxy's HTML error page, say): keep the text for the error mapping.
     }
-    const answer = { status: response.status, headers: response.headers, body };
+    const usage = parseUsage(response.headers, { now: this.options.clock.now(), maxWaitSeconds: this.options.maxWaitSeconds });
+    const answer = { status: response.status, headers: response.headers, body, usage };
     this.options.onResponse?.(answer);
     return answer;
   }
+}
+
+/** The body as text, or GraphResponseTooLarge as soon as it passes `limit` bytes (never buffered beyond). */
+async function readCapped(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    throw new GraphResponseTooLarge(limit);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      throw new GraphResponseTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function describeNetworkError(error: unknown, timedOut: boolean, timeoutMs: number): string {

@@ -1,6 +1,7 @@
-import type { GatewayErrorCode, GraphErrorFacts, UpstreamFailure } from './outcomes.js';
+import { z } from 'zod';
+import { graphFailure, type GatewayErrorCode, type GraphErrorFacts, type UpstreamFailure } from './outcomes.js';
 
-/** What Meta said, in the shape Graph uses: `{"error": {...}}`. */
+/** What Meta said, in the shape Graph uses: `{"error": {...}}`. Strings are clipped as they are read. */
 export interface GraphErrorBody {
   message?: string;
   type?: string;
@@ -10,8 +11,27 @@ export interface GraphErrorBody {
   fbtrace_id?: string;
 }
 
-const THROTTLE_CODES = new Set([4, 17, 32, 341, 613]);
-const TOKEN_CODES = new Set([190, 102, 2500]);
+/** Longest string taken from Meta into an answer or a log line. */
+export const MAX_UPSTREAM_STRING = 200;
+
+export function clip(value: string, max = MAX_UPSTREAM_STRING): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}
+
+const text = z.string().transform((value) => clip(value, 1000)).optional().catch(undefined);
+const whole = z.number().int().optional().catch(undefined);
+const errorSchema = z.object({
+  message: text,
+  type: text,
+  code: whole,
+  error_subcode: whole,
+  is_transient: z.boolean().optional().catch(undefined),
+  fbtrace_id: text,
+});
+const errorEnvelope = z.object({ error: errorSchema });
+
+const THROTTLE_CODES: ReadonlySet<number> = new Set([4, 17, 32, 341, 613]);
+const TOKEN_CODES: ReadonlySet<number> = new Set([190, 102, 2500]);
 const IDS_REMOVED = /ids query parameter is deprecated/i;
 const CONSENT_TEXT = /user consent is required/i;
 const ALIAS_MISSING = /some of the aliases you requested do not exist/i;
@@ -23,11 +43,9 @@ export function isIdsRemoval(error: GraphErrorBody | undefined): boolean {
 }
 
 export function graphErrorOf(body: unknown): GraphErrorBody | undefined {
-  if (body && typeof body === 'object' && 'error' in body) {
-    const error = (body as { error: unknown }).error;
-    if (error && typeof error === 'object') return error as GraphErrorBody;
-  }
-  return undefined;
+  const parsed = errorEnvelope.safeParse(body);
+  if (!parsed.success) return undefined;
+  return Object.fromEntries(Object.entries(parsed.data.error).filter(([, value]) => value !== undefined)) as GraphErrorBody;
 }
 
 /**
@@ -44,21 +62,20 @@ export function classifyGraphError(
     ? {
         code: typeof error.code === 'number' ? error.code : null,
         subcode: typeof error.error_subcode === 'number' ? error.error_subcode : null,
-        type: typeof error.type === 'string' ? error.type : null,
-        fbtraceId: typeof error.fbtrace_id === 'string' ? error.fbtrace_id : null,
+        type: typeof error.type === 'string' ? clip(error.type) : null,
+        fbtraceId: typeof error.fbtrace_id === 'string' ? clip(error.fbtrace_id) : null,
       }
     : undefined;
   const code = error?.code;
   const message = error?.message ?? '';
   const who = igsid ? `Instagram user ${igsid}` : 'The Instagram user';
-  const fail = (c: GatewayErrorCode, text: string, retryable: boolean, transient = false): UpstreamFailure => ({
-    code: c,
-    message: text,
-    retryable,
-    transient,
-    ...(retryAfterSeconds !== undefined && (c === 'RATE_LIMITED' || transient) ? { retryAfterSeconds } : {}),
-    ...(graph ? { graph } : {}),
-  });
+  const fail = (c: GatewayErrorCode, message: string, retryable: boolean, transient = false): UpstreamFailure =>
+    graphFailure(c, message, {
+      retryable,
+      transient,
+      retryAfterSeconds: c === 'RATE_LIMITED' || transient ? retryAfterSeconds : undefined,
+      graph,
+    });
 
   if (code === 230 || CONSENT_TEXT.test(message)) {
     return fail('CONSENT_REQUIRED', `${who} has not messaged the business yet: Meta requires their consent (a message, icebreaker or menu tap) before the profile can be read.`, false);
@@ -83,38 +100,4 @@ export function classifyGraphError(
     return fail('UPSTREAM_UNAVAILABLE', 'Meta\'s Graph API failed temporarily and did not recover within the retries.', true, true);
   }
   return fail('UPSTREAM_ERROR', 'Meta rejected the call; extensions.graph has its error code and trace id.', false);
-}
-
-/** Usage headers carry the wait Meta advertises; take the longest one found. */
-export function retryAfterFrom(headers: Headers): number | undefined {
-  let seconds: number | undefined;
-  const consider = (value: number) => {
-    if (Number.isFinite(value) && value > 0) seconds = Math.max(seconds ?? 0, Math.ceil(value));
-  };
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter) {
-    const asNumber = Number(retryAfter);
-    if (Number.isFinite(asNumber)) consider(asNumber);
-    else consider((Date.parse(retryAfter) - Date.now()) / 1000);
-  }
-  const buc = parseJsonHeader(headers.get('x-business-use-case-usage'));
-  if (buc && typeof buc === 'object') {
-    for (const entries of Object.values(buc as Record<string, unknown>)) {
-      if (!Array.isArray(entries)) continue;
-      for (const entry of entries) {
-        const minutes = (entry as { estimated_time_to_regain_access?: unknown })?.estimated_time_to_regain_access;
-        if (typeof minutes === 'number') consider(minutes * 60);
-      }
-    }
-  }
-  return seconds;
-}
-
-export function parseJsonHeader(value: string | null): unknown {
-  if (!value) return undefined;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return undefined;
-  }
 }

@@ -2,7 +2,7 @@ import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import type { GraphField } from './profile.js';
 import type { FetchStrategy } from './strategies/index.js';
-import { type ProfileOutcome, missingOutcome } from './outcomes.js';
+import { type ProfileOutcome, missingOutcome, internalFailure } from './outcomes.js';
 
 export interface RetryPolicy {
   retries: number;
@@ -33,7 +33,8 @@ export interface GroupReport {
 /**
  * Fetches one group (≤ 50 distinct ids) through the current strategy, retrying only the ids whose
  * failure is temporary, with capped exponential backoff and jitter. Throttling, consent, blocks
- * and token errors are final and never retried here.
+ * and token errors are final and never retried here. It never rejects: a throwing strategy or hook
+ * still leaves every id with an outcome.
  */
 export class ProfileFetcher {
   constructor(
@@ -42,10 +43,6 @@ export class ProfileFetcher {
     private readonly logger: Logger,
     private readonly hooks: FetcherHooks = {},
   ) {}
-
-  get strategyName(): string {
-    return this.strategy.name;
-  }
 
   async fetchGroup(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     const settled = new Map<string, ProfileOutcome>();
@@ -83,22 +80,24 @@ export class ProfileFetcher {
       );
     } catch (error) {
       // Out of retries: the ids keep their last (transient) failure, which maps to UPSTREAM_UNAVAILABLE.
-      if (!(error instanceof TransientLeft)) {
-        // A programming error in a strategy: every id still gets a typed answer, never a bare 500.
-        this.logger.error({ err: error, ids: ids.length }, 'fetching a group failed unexpectedly');
-        const failure = {
-          code: 'UPSTREAM_ERROR' as const,
-          message: `The gateway failed to fetch this profile (${error instanceof Error ? error.name : 'error'}).`,
-          retryable: true,
-          transient: false,
-        };
-        for (const id of ids) settled.set(id, { ok: false, failure });
-      }
+      if (!(error instanceof TransientLeft)) this.failAllUnexpectedly(ids, settled, error);
     }
-    this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
-    if (this.hooks.onProfile) {
-      for (const outcome of settled.values()) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
+    try {
+      this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
+      if (this.hooks.onProfile) {
+        for (const outcome of settled.values()) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
+      }
+    } catch (error) {
+      // A metrics hook failing must not cost the waiters their answers.
+      this.logger.error({ err: error }, 'a fetch hook failed');
     }
     return settled;
+  }
+
+  /** A programming error in a strategy: every id still gets a typed answer, never a bare 500. */
+  private failAllUnexpectedly(ids: readonly string[], settled: Map<string, ProfileOutcome>, error: unknown): void {
+    this.logger.error({ err: error, ids: ids.length }, 'fetching a group failed unexpectedly');
+    const failure = internalFailure(error);
+    for (const id of ids) settled.set(id, { ok: false, failure });
   }
 }

@@ -1,4 +1,4 @@
-import type { GraphProfile } from './profile.js';
+import type { GraphField, GraphProfile } from './profile.js';
 
 /**
  * Every code a gateway error can carry, declared by hand so graph/ needs nothing from the SDL; the
@@ -38,9 +38,13 @@ export interface UpstreamFailure {
   graph?: GraphErrorFacts;
 }
 
-/** The result for one IGSID: its profile, or the typed reason it is unavailable. */
+/**
+ * The result for one IGSID: its profile, or the typed reason it is unavailable. `invalid` lists the
+ * fields Meta answered with a wrong type: they are absent from `profile`, must not be cached, and
+ * each becomes an UPSTREAM_ERROR field error (see `invalidFieldFailure`).
+ */
 export type ProfileOutcome =
-  | { ok: true; profile: GraphProfile; stale?: StaleNotice }
+  | { ok: true; profile: GraphProfile; stale?: StaleNotice; invalid?: GraphField[] }
   | { ok: false; failure: UpstreamFailure };
 
 /** A cached profile served because Meta failed (stale-if-error). */
@@ -82,7 +86,73 @@ export function pausedFailure(remainingSeconds: number): UpstreamFailure {
   };
 }
 
-/** A fetch that failed unexpectedly (a programming error): still a typed answer for every id, never a hang. */
+/** A failure Meta's answer described (built by the error table in errors.ts). */
+export function graphFailure(
+  code: GatewayErrorCode,
+  message: string,
+  options: { retryable: boolean; transient?: boolean; retryAfterSeconds?: number | undefined; graph?: GraphErrorFacts | undefined },
+): UpstreamFailure {
+  return {
+    code,
+    message,
+    retryable: options.retryable,
+    transient: options.transient ?? false,
+    ...(options.retryAfterSeconds !== undefined ? { retryAfterSeconds: options.retryAfterSeconds } : {}),
+    ...(options.graph ? { graph: options.graph } : {}),
+  };
+}
+
+/** A Batch API element that was null or malformed: Meta did not finish it (retried). */
+export function incompleteFailure(): UpstreamFailure {
+  return { code: 'UPSTREAM_UNAVAILABLE', message: 'Meta did not complete this part of the batch.', retryable: true, transient: true };
+}
+
+/** Meta's answer could not be matched to this id (wrong length, order or id): nothing of it is used. */
+export function mismatchFailure(): UpstreamFailure {
+  return { code: 'UPSTREAM_ERROR', message: 'Meta\'s answer did not match the ids asked; it was discarded.', retryable: true, transient: false };
+}
+
+/** A 2xx answer for this id that is not a profile object. */
+export function malformedFailure(): UpstreamFailure {
+  return { code: 'UPSTREAM_ERROR', message: 'Meta answered this id with something that is not a profile.', retryable: true, transient: false };
+}
+
+/** What the schema layer reports for a field listed in an outcome's `invalid`. */
+export function invalidFieldFailure(field: GraphField): UpstreamFailure {
+  return { code: 'UPSTREAM_ERROR', message: `Meta answered the field ${field} with a value of the wrong type; it is left out.`, retryable: true, transient: false };
+}
+
+/** The explicitly configured Batch API is refused by the host. */
+export function batchRefusedFailure(): UpstreamFailure {
+  return {
+    code: 'UPSTREAM_ERROR',
+    message: 'The Graph host refuses the Batch API; set GRAPH_BATCH_STRATEGY=auto or single.',
+    retryable: false,
+    transient: false,
+  };
+}
+
+/** An answer larger than GRAPH_MAX_RESPONSE_BYTES: reading stopped at the cap. */
+export function oversizeFailure(limitBytes: number): UpstreamFailure {
+  return {
+    code: 'UPSTREAM_ERROR',
+    message: `Meta's answer exceeded GRAPH_MAX_RESPONSE_BYTES (${limitBytes} bytes) and was discarded.`,
+    retryable: true,
+    transient: false,
+  };
+}
+
+/** Too many upstream calls already waiting or in flight: this one is shed instead of queued. */
+export function overloadFailure(setting: string): UpstreamFailure {
+  return {
+    code: 'UPSTREAM_UNAVAILABLE',
+    message: `The gateway has too many calls to Meta waiting (${setting} reached); try again shortly.`,
+    retryable: true,
+    transient: false,
+  };
+}
+
+/** A fetch that failed unexpectedly (a programming error): still a typed answer for every id, never a bare 500 or a hang. */
 export function internalFailure(error: unknown): UpstreamFailure {
   const kind = error instanceof Error ? error.name.slice(0, 40) : 'error';
   return { code: 'UPSTREAM_ERROR', message: `The gateway failed to fetch this profile (${kind}).`, retryable: true, transient: false };

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { GraphClient, GraphNetworkError, type GraphCredentials } from '../graph/client.js';
+import { GraphClient, type GraphCredentials } from '../graph/client.js';
 import { ProfileFetcher } from '../graph/fetcher.js';
+import { UpstreamGate } from '../graph/gate.js';
+import { Slots } from '../graph/slots.js';
 import { createStrategy } from '../graph/strategies/index.js';
-import { GuardedStrategy, UsageGuard } from '../graph/usage-guard.js';
+import { UsageGuard } from '../graph/usage-guard.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ProfileBatcher } from './batcher.js';
@@ -22,6 +26,8 @@ export interface AccountProfiles {
   forgetNegative(igsids: readonly string[]): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
+  /** Seconds left of the account's pause (usage guard), 0 when calls to Meta may go out. */
+  pausedSeconds(): number;
 }
 
 export interface AccountDeps {
@@ -35,21 +41,25 @@ export interface AccountDeps {
   logger: Logger;
   metrics: Metrics;
   store: CacheStore | undefined;
+  /** Upstream call slots shared by every account of the process (UPSTREAM_MAX_CONCURRENCY). */
+  upstreamSlots: Slots;
+  clock?: Clock;
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
 export async function createAccountProfiles(deps: AccountDeps): Promise<AccountProfiles> {
   const { graph, batching, logger, metrics } = deps;
+  const clock = deps.clock ?? systemClock;
   const client = new GraphClient({
     baseUrl: deps.graphUrl,
     version: graph.apiVersion,
     credentials: deps.credentials,
     timeoutMs: graph.timeoutMs,
+    maxResponseBytes: graph.maxResponseBytes,
+    maxWaitSeconds: graph.maxPauseSeconds,
+    clock,
     logger,
-    onResponse: (answer) => {
-      metrics.recordUsageHeaders(answer.headers, accountLabel());
-      guard.observe(answer);
-    },
+    onResponse: (answer) => metrics.recordUsage(answer.usage, accountLabel()),
     onCall: (kind, outcome, durationMs) => {
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
       metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
@@ -57,31 +67,38 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   });
   const guard = new UsageGuard({
     thresholdPercent: graph.usageThrottlePercent,
+    clock,
     logger,
     label: () => accountLabel(),
     onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
     onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
   });
+  const { maxConcurrencyPerAccount, queueLimit, queueWaitMs } = graph;
+  const gate = new UpstreamGate({
+    guard,
+    slots: [new Slots({ max: maxConcurrencyPerAccount, queueLimit, maxWaitMs: queueWaitMs }, clock), deps.upstreamSlots],
+    clock,
+    maxWaitSeconds: graph.maxPauseSeconds,
+    onPaused: (ids) => metrics.pausedProfiles.inc({ account: accountLabel() }, ids),
+    onShed: (reason) => metrics.upstreamShed.inc({ account: accountLabel(), reason }),
+  });
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';
-  id ??= await learnAccountId(client, deps.credentials.accessToken, logger);
+  id ??= await learnAccountId(client, gate, deps.credentials.accessToken, logger);
   const accountId = id;
-  const strategy = new GuardedStrategy(
-    createStrategy(client, {
-      strategy: graph.strategy,
-      singleConcurrency: graph.singleConcurrency,
-      reprobeMs: graph.reprobeMs,
-      pausedSeconds: () => guard.remainingSeconds(),
-      logger,
-    }),
-    guard,
-    (ids) => metrics.pausedProfiles.inc({ account: accountId }, ids),
-  );
+  const strategy = createStrategy(client, gate, {
+    strategy: graph.strategy,
+    singleConcurrency: graph.singleConcurrency,
+    reprobeMs: graph.reprobeMs,
+    clock,
+    logger,
+  });
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
     onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
   });
+  const pausedSeconds = () => gate.pausedSeconds();
 
   const batcher = new ProfileBatcher(fetcher, {
     coalescing: batching.coalescing,
@@ -95,7 +112,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const c = deps.cache;
   const namespace = `${c.keyPrefix}:${accountId}`;
   const interactions = createInteractionLog(namespace, deps.store);
-  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, interactions };
+  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, interactions, pausedSeconds };
   const cache = new ProfileCache(
     accountId,
     namespace,
@@ -111,22 +128,23 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), interactions };
+  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), interactions, pausedSeconds };
 }
+
+const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });
 
 /**
  * The business account behind a token, from `GET /me?fields=user_id`. If Meta can't tell us now,
  * a digest of the token stands in: cache keys stay per-token, so never shared across businesses.
  */
-async function learnAccountId(client: GraphClient, accessToken: string, logger: Logger): Promise<string> {
-  try {
-    const answer = await client.get('me', 'me', { fields: 'user_id,username' });
-    const userId = (answer.body as { user_id?: unknown } | undefined)?.user_id;
-    if (answer.status === 200 && (typeof userId === 'string' || typeof userId === 'number')) return String(userId);
-    logger.warn({ status: answer.status }, 'could not learn the business account id from /me');
-  } catch (error) {
-    if (!(error instanceof GraphNetworkError)) throw error;
-    logger.warn({ reason: error.reason }, 'could not reach the Graph API to learn the business account id');
+async function learnAccountId(client: GraphClient, gate: UpstreamGate, accessToken: string, logger: Logger): Promise<string> {
+  const sent = await gate.send(0, () => client.get('me', 'me', { fields: 'user_id,username' }));
+  if ('failure' in sent) {
+    logger.warn({ reason: sent.failure.message }, 'could not reach the Graph API to learn the business account id');
+  } else {
+    const me = meAnswer.safeParse(sent.answer.body);
+    if (sent.answer.status === 200 && me.success) return String(me.data.user_id);
+    logger.warn({ status: sent.answer.status }, 'could not learn the business account id from /me');
   }
   return `token-${createHash('sha256').update(accessToken).digest('hex').slice(0, 16)}`;
 }

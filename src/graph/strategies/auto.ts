@@ -1,51 +1,71 @@
 import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import { clip } from '../errors.js';
 import type { GraphField } from '../profile.js';
 import { BatchApiRefused, IdsParameterRemoved, type FetchStrategy, type StrategyName } from './types.js';
-import type { ProfileOutcome } from '../outcomes.js';
+import { failAll, type ProfileOutcome } from '../outcomes.js';
+
+/**
+ * Batch POSTs answered 5xx in a row before auto mode checks whether the host serves the same ids
+ * per object; a shorter run is an outage, retried as such.
+ */
+export const PRESUMED_REFUSAL_STREAK = 3;
 
 /**
  * Prefers the Batch API; when the host refuses it, carries groups as per-object reads and
- * remembers that, trying the Batch API again only after `reprobeMs`.
+ * remembers that, trying the Batch API again only after `reprobeMs`. A definite refusal (a 4xx)
+ * switches at once; 5xx answers switch only after PRESUMED_REFUSAL_STREAK of them in a row, and
+ * only when per-object reads of the same ids then work.
  */
 export class AutoStrategy implements FetchStrategy {
   private batchRefusedUntil = 0;
+  private failedBatches = 0;
 
   constructor(
     private readonly batch: FetchStrategy,
     private readonly single: FetchStrategy,
     private readonly reprobeMs: number,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
   get name(): StrategyName {
-    return Date.now() < this.batchRefusedUntil ? this.single.name : this.batch.name;
+    return this.batchRefused() ? this.single.name : this.batch.name;
   }
 
   async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
-    if (Date.now() >= this.batchRefusedUntil) {
-      try {
-        return await this.batch.fetch(ids, fields);
-      } catch (error) {
-        if (!(error instanceof BatchApiRefused)) throw error;
-        if (error.failure) {
-          // Only presumed (HTTP 5xx): per-object reads of this group tell an outage (they fail
-          // too, and the fetcher retries) from a host that serves objects but not batches.
-          const outcomes = await this.single.fetch(ids, fields);
-          if ([...outcomes.values()].some((outcome) => outcome.ok || !outcome.failure.transient)) this.refuse(error);
-          return outcomes;
-        }
+    if (this.batchRefused()) return this.single.fetch(ids, fields);
+    try {
+      const outcomes = await this.batch.fetch(ids, fields);
+      this.failedBatches = 0;
+      return outcomes;
+    } catch (error) {
+      if (!(error instanceof BatchApiRefused)) throw error;
+      if (!error.failure) {
         this.refuse(error);
+        return this.single.fetch(ids, fields);
       }
+      // Only presumed (HTTP 5xx): an outage until several batches in a row failed so.
+      if (++this.failedBatches < PRESUMED_REFUSAL_STREAK) return failAll(ids, error.failure);
+      this.failedBatches = 0;
+      // Per-object reads of this group tell an outage (they fail too, and the fetcher retries)
+      // from a host that serves objects but not batches.
+      const outcomes = await this.single.fetch(ids, fields);
+      if ([...outcomes.values()].some((outcome) => outcome.ok || !outcome.failure.transient)) this.refuse(error);
+      return outcomes;
     }
-    return this.single.fetch(ids, fields);
+  }
+
+  private batchRefused(): boolean {
+    return this.clock.now() < this.batchRefusedUntil;
   }
 
   private refuse(error: BatchApiRefused): void {
     // Several groups in flight may all learn this at once: log only the first.
-    if (Date.now() >= this.batchRefusedUntil) {
+    if (!this.batchRefused()) {
       this.logger.warn({ reason: error.message, reprobeSeconds: this.reprobeMs / 1000 }, 'Graph host refuses the Batch API: using per-object reads');
     }
-    this.batchRefusedUntil = Date.now() + this.reprobeMs;
+    this.batchRefusedUntil = this.clock.now() + this.reprobeMs;
   }
 }
 
@@ -74,7 +94,7 @@ export class LegacyIdsThenAuto implements FetchStrategy {
         if (!(error instanceof IdsParameterRemoved)) throw error;
         if (!this.removed) {
           this.logger.warn(
-            { graphMessage: error.message },
+            { graphMessage: clip(error.message) },
             'Graph host removed the ?ids= parameter: GRAPH_BATCH_STRATEGY=ids now behaves as auto',
           );
         }

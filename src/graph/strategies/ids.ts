@@ -1,9 +1,13 @@
+import { z } from 'zod';
 import type { GraphField } from '../profile.js';
 import { outcomeOf } from '../answer.js';
-import { GraphNetworkError, type GraphClient } from '../client.js';
-import { classifyGraphError, graphErrorOf, isIdsRemoval, retryAfterFrom } from '../errors.js';
+import type { GraphClient } from '../client.js';
+import { classifyGraphError, graphErrorOf, isIdsRemoval } from '../errors.js';
+import type { UpstreamGate } from '../gate.js';
 import { fieldsParam, IdsParameterRemoved, type FetchStrategy } from './types.js';
-import { type ProfileOutcome, failAll, networkFailure } from '../outcomes.js';
+import { type ProfileOutcome, failAll } from '../outcomes.js';
+
+const idsMap = z.record(z.string(), z.unknown());
 
 /**
  * Legacy `GET /vNN.0/?ids=a,b`: one round trip, but one bad id fails the whole call. A failure that
@@ -13,7 +17,10 @@ import { type ProfileOutcome, failAll, networkFailure } from '../outcomes.js';
 export class IdsStrategy implements FetchStrategy {
   readonly name = 'ids';
 
-  constructor(private readonly client: GraphClient) {}
+  constructor(
+    private readonly client: GraphClient,
+    private readonly gate: UpstreamGate,
+  ) {}
 
   async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     const results = new Map<string, ProfileOutcome>();
@@ -22,29 +29,26 @@ export class IdsStrategy implements FetchStrategy {
   }
 
   private async fetchInto(ids: readonly string[], fields: string, results: Map<string, ProfileOutcome>): Promise<void> {
-    let answer;
-    try {
-      answer = await this.client.get('ids', '', { ids: ids.join(','), fields });
-    } catch (error) {
-      if (error instanceof GraphNetworkError) {
-        for (const [id, outcome] of failAll(ids, networkFailure(error.reason))) results.set(id, outcome);
-        return;
-      }
-      throw error;
+    const sent = await this.gate.send(ids.length, () => this.client.get('ids', '', { ids: ids.join(','), fields }));
+    if ('failure' in sent) {
+      for (const [id, outcome] of failAll(ids, sent.failure)) results.set(id, outcome);
+      return;
     }
+    const { answer } = sent;
     const error = graphErrorOf(answer.body);
     if (isIdsRemoval(error)) throw new IdsParameterRemoved(error?.message ?? 'ids parameter removed');
 
-    if (answer.status >= 200 && answer.status < 300 && !error && answer.body && typeof answer.body === 'object') {
-      const byId = answer.body as Record<string, unknown>;
-      for (const id of ids) results.set(id, outcomeOf(answer.status, answer.headers, byId[id] ?? null, id));
+    const byId = idsMap.safeParse(answer.body);
+    if (answer.status >= 200 && answer.status < 300 && !error && byId.success && !Array.isArray(answer.body)) {
+      const now = this.gate.now();
+      for (const id of ids) results.set(id, outcomeOf(answer.status, answer.usage, Object.hasOwn(byId.data, id) ? byId.data[id] : null, id, now));
       return;
     }
     if (ids.length === 1) {
-      results.set(ids[0]!, outcomeOf(answer.status, answer.headers, answer.body, ids[0]!));
+      results.set(ids[0]!, outcomeOf(answer.status, answer.usage, answer.body, ids[0]!, this.gate.now()));
       return;
     }
-    const failure = classifyGraphError(answer.status, error, retryAfterFrom(answer.headers));
+    const failure = classifyGraphError(answer.status, error, answer.usage.waitSeconds);
     // Token, permission, throttling and outages concern every id alike: splitting would only add calls.
     if (failure.code !== 'USER_BLOCKED' && failure.code !== 'CONSENT_REQUIRED' && failure.code !== 'UPSTREAM_ERROR') {
       for (const [id, outcome] of failAll(ids, failure)) results.set(id, outcome);

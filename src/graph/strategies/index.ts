@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import type { BatchStrategyName } from '../../config.js';
+import type { Clock } from '../../clock.js';
 import type { GraphField } from '../profile.js';
 import type { GraphClient } from '../client.js';
+import type { UpstreamGate } from '../gate.js';
 import { AutoStrategy, LegacyIdsThenAuto } from './auto.js';
 import { BatchStrategy } from './batch.js';
 import { IdsStrategy } from './ids.js';
 import { SingleStrategy } from './single.js';
 import { BatchApiRefused, type FetchStrategy } from './types.js';
-import { type ProfileOutcome, failAll } from '../outcomes.js';
+import { type ProfileOutcome, batchRefusedFailure, failAll } from '../outcomes.js';
 
 export type { FetchStrategy, StrategyName } from './types.js';
 
@@ -15,8 +17,7 @@ export interface StrategyOptions {
   strategy: BatchStrategyName;
   singleConcurrency: number;
   reprobeMs: number;
-  /** Seconds left of the account's pause (usage guard); per-object reads stop sending while it lasts. */
-  pausedSeconds?: () => number;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -29,27 +30,23 @@ class StrictBatch implements FetchStrategy {
       return await this.batch.fetch(ids, fields);
     } catch (error) {
       if (!(error instanceof BatchApiRefused)) throw error;
-      return failAll(ids, error.failure ?? {
-        code: 'UPSTREAM_ERROR',
-        message: 'The Graph host refuses the Batch API; set GRAPH_BATCH_STRATEGY=auto or single.',
-        retryable: false,
-        transient: false,
-      });
+      return failAll(ids, error.failure ?? batchRefusedFailure());
     }
   }
 }
 
-export function createStrategy(client: GraphClient, options: StrategyOptions): FetchStrategy {
-  const batch = new BatchStrategy(client);
-  const single = new SingleStrategy(client, options.singleConcurrency, options.pausedSeconds);
-  const auto = () => new AutoStrategy(batch, single, options.reprobeMs, options.logger);
+/** Every strategy reaches Meta through `gate` (pause, concurrency slots, usage). */
+export function createStrategy(client: GraphClient, gate: UpstreamGate, options: StrategyOptions): FetchStrategy {
+  const batch = new BatchStrategy(client, gate);
+  const single = new SingleStrategy(client, gate, options.singleConcurrency);
+  const auto = () => new AutoStrategy(batch, single, options.reprobeMs, options.clock, options.logger);
   switch (options.strategy) {
     case 'batch':
       return new StrictBatch(batch);
     case 'single':
       return single;
     case 'ids':
-      return new LegacyIdsThenAuto(new IdsStrategy(client), auto(), options.logger);
+      return new LegacyIdsThenAuto(new IdsStrategy(client, gate), auto(), options.logger);
     case 'auto':
       return auto();
   }

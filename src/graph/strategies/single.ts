@@ -1,18 +1,21 @@
 import type { GraphField } from '../profile.js';
 import { outcomeOf } from '../answer.js';
-import { GraphNetworkError, type GraphClient } from '../client.js';
+import type { GraphClient } from '../client.js';
+import type { UpstreamGate } from '../gate.js';
 import { fieldsParam, type FetchStrategy } from './types.js';
-import { type ProfileOutcome, networkFailure, pausedFailure } from '../outcomes.js';
+import type { ProfileOutcome } from '../outcomes.js';
 
-/** One GET per IGSID, at most `concurrency` at a time: works on every host, costs n round trips. */
+/**
+ * One GET per IGSID, at most `concurrency` at a time: works on every host, costs n round trips.
+ * Each GET goes through the gate, so once one is throttled the group's remaining ids are not sent.
+ */
 export class SingleStrategy implements FetchStrategy {
   readonly name = 'single';
 
   constructor(
     private readonly client: GraphClient,
+    private readonly gate: UpstreamGate,
     private readonly concurrency: number,
-    /** Seconds left of the account's pause: once a call is throttled, the group's remaining ids are not sent. */
-    private readonly pausedSeconds: () => number = () => 0,
   ) {}
 
   async fetch(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
@@ -22,8 +25,7 @@ export class SingleStrategy implements FetchStrategy {
     const worker = async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        const paused = this.pausedSeconds();
-        results.set(id, paused > 0 ? { ok: false, failure: pausedFailure(paused) } : await this.fetchOne(id, query));
+        results.set(id, await this.fetchOne(id, query));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
@@ -31,12 +33,9 @@ export class SingleStrategy implements FetchStrategy {
   }
 
   private async fetchOne(id: string, query: Record<string, string>): Promise<ProfileOutcome> {
-    try {
-      const answer = await this.client.get('single', id, query);
-      return outcomeOf(answer.status, answer.headers, answer.body, id);
-    } catch (error) {
-      if (error instanceof GraphNetworkError) return { ok: false, failure: networkFailure(error.reason) };
-      throw error;
-    }
+    const sent = await this.gate.send(1, () => this.client.get('single', id, query));
+    if ('failure' in sent) return { ok: false, failure: sent.failure };
+    const { answer } = sent;
+    return outcomeOf(answer.status, answer.usage, answer.body, id, this.gate.now());
   }
 }
