@@ -84,6 +84,11 @@ export const SETTINGS = {
     default: '86400',
     schema: int(60, 30 * 86_400),
   },
+  PREFETCH_QUEUE_LIMIT: {
+    meaning: 'Webhook senders waiting to be prefetched, per account; more are dropped and counted (`igpg_prefetch_dropped_total{reason="queue_full"}`).',
+    default: '1000',
+    schema: int(0, 1_000_000),
+  },
   INSTAGRAM_GRAPH_URL: {
     meaning: 'Graph API host.',
     default: 'https://graph.instagram.com',
@@ -304,6 +309,7 @@ export interface Config {
     verifyToken: string | undefined;
     maxBodyBytes: number;
     dedupeTtlSeconds: number;
+    prefetchQueueLimit: number;
   };
   port: number;
   host: string;
@@ -401,6 +407,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       verifyToken: s.INSTAGRAM_WEBHOOK_VERIFY_TOKEN,
       maxBodyBytes: s.WEBHOOK_MAX_BODY_BYTES,
       dedupeTtlSeconds: s.WEBHOOK_DEDUPE_TTL_SECONDS,
+      prefetchQueueLimit: s.PREFETCH_QUEUE_LIMIT,
     },
     port: s.PORT,
     host: s.HOST,

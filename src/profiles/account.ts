@@ -23,6 +23,8 @@ export interface AccountProfiles {
   forgetNegative(igsid: string): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
+  /** Seconds left of the account's pause (usage at/over the threshold, or throttled); 0 when calls to Meta may go out. */
+  pausedSeconds(): number;
 }
 
 export interface AccountDeps {
@@ -92,7 +94,8 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
 
   const c = config.cache;
   const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
-  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
+  const pausedSeconds = () => guard.remainingSeconds();
+  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions, pausedSeconds };
   const cached = new CachedProfileSource(
     accountId,
     `${c.keyPrefix}:${accountId}`,
@@ -114,6 +117,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     forget: (igsid) => cached.forget(igsid),
     forgetNegative: (igsid) => cached.forgetNegative(igsid),
     interactions,
+    pausedSeconds,
   };
 }
 
