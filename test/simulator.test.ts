@@ -423,7 +423,7 @@ describe('bounded memory (a long demo run reads ever new ids)', () => {
   it('bounds the call log by default', async () => {
     const plain = await startSimulator();
     try {
-      expect(DEFAULT_MAX_LOGGED_CALLS).toBe(10_000);
+      expect(DEFAULT_MAX_LOGGED_CALLS).toBe(1_000);
       plain.configure({ maxLoggedCalls: 3 });
       for (let i = 0; i < 5; i++) await get(plain, `/v23.0/${OK[i]}?fields=username`);
       expect(plain.calls.map((call) => call.ids[0])).toEqual(OK.slice(2));

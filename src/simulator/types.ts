@@ -85,4 +85,4 @@ export interface SimProfile {
 export const DEFAULT_BUSINESS_ID = '17841400000000001';
 
 /** Default bound of the call log: a long demo run must not grow the process without end. */
-export const DEFAULT_MAX_LOGGED_CALLS = 10_000;
+export const DEFAULT_MAX_LOGGED_CALLS = 1_000;
