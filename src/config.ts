@@ -85,7 +85,7 @@ export const SETTINGS = {
     schema: int(60, 30 * 86_400),
   },
   PREFETCH_QUEUE_LIMIT: {
-    meaning: 'Webhook senders waiting to be prefetched, per account; more are dropped and counted (`igpg_prefetch_dropped_total{reason="queue_full"}`).',
+    meaning: 'Webhook senders waiting to be prefetched, per account; more are dropped and counted (`igpg_prefetch_dropped_total{reason="queue_full"}`); 0 turns prefetch off.',
     default: '1000',
     schema: int(0, 1_000_000),
   },

@@ -412,7 +412,7 @@ describe('accounts of different Meta apps', () => {
 });
 
 describe('bounded prefetch: one delivery from 10,000 senders', () => {
-  /** A compact signed-size delivery (≈850 KB) with one message from each of `n` distinct senders. */
+  /** A compact delivery (≈900 KB for 10,000) with one message from each of `n` distinct senders. */
   const crowd = (n: number, tag: string) =>
     JSON.stringify({
       object: 'instagram',
@@ -428,7 +428,8 @@ describe('bounded prefetch: one delivery from 10,000 senders', () => {
     );
 
   it('queues at most PREFETCH_QUEUE_LIMIT ids, drops and counts the rest, and lets an interactive lookup through meanwhile', async () => {
-    const crowdStack = await startStack({ env, sim: { latencyMs: 40 } });
+    // 100 ms per round trip: the 20 prefetch groups, 2 at a time, take ≥ 1 s; a lookup takes one trip.
+    const crowdStack = await startStack({ env, sim: { latencyMs: 100 } });
     try {
       expect((await deliver(crowdStack.url, crowd(10_000, 'c'))).status).toBe(200);
       await waitFor(async () => crowdStack.sim.roundTrips('batch') > 0, 'the first prefetch');
@@ -446,7 +447,7 @@ describe('bounded prefetch: one delivery from 10,000 senders', () => {
     } finally {
       await crowdStack.close();
     }
-  });
+  }, 60_000);
 
   it('sends (almost) nothing once Meta reports 95 % usage, and nothing at all while the account is paused', async () => {
     const hot = await startStack({ env, sim: { latencyMs: 5 } });
@@ -469,5 +470,5 @@ describe('bounded prefetch: one delivery from 10,000 senders', () => {
     } finally {
       await hot.close();
     }
-  });
+  }, 60_000);
 });
