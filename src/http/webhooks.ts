@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AccountRegistry } from '../accounts.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,6 +19,8 @@ export interface WebhookDeps {
   metrics: Metrics;
   store: CacheStore | undefined;
   logger: Logger;
+  /** Judges webhook timestamps (one far in the future is ignored); the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -27,6 +30,7 @@ export interface WebhookDeps {
  */
 export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
   const { config, metrics, logger } = deps;
+  const clock = deps.clock ?? systemClock;
   const { verifyToken, maxBodyBytes, dedupeTtlSeconds, prefetchQueueLimit } = config.webhook;
   // Deliveries are signed by the Meta app: with an accounts file, accounts may belong to different
   // apps. A delivery may touch only the accounts of the app whose secret signed it.
@@ -113,7 +117,7 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
         return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
       }
       if (!signedWith) return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
-      const delivery = parseDelivery(raw, Date.now());
+      const delivery = parseDelivery(raw, clock.now());
       if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
       const entries = delivery.entries.filter((entry) => {
         if (appSecretOf(entry.accountId) === signedWith) return true;
