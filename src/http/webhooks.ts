@@ -13,6 +13,9 @@ import { checkSignature, secretsEqual } from '../webhooks/signature.js';
 
 export const WEBHOOK_PATH = '/webhooks/instagram';
 
+/** Accepted deliveries still being processed; past this, new ones get 503 and Meta redelivers them later. */
+export const MAX_DELIVERIES_IN_PROCESS = 64;
+
 export interface WebhookDeps {
   config: Config;
   accounts: AccountRegistry;
@@ -117,6 +120,10 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
         return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
       }
       if (!signedWith) return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
+      if (pending.size >= MAX_DELIVERIES_IN_PROCESS) {
+        reply.header('retry-after', '30');
+        return reject(reply, 503, 'busy', `${MAX_DELIVERIES_IN_PROCESS} deliveries are still being processed: redeliver later`);
+      }
       const delivery = parseDelivery(raw, clock.now());
       if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
       const entries = delivery.entries.filter((entry) => {
