@@ -114,7 +114,7 @@ async function coldList(name: string, server: Server, sim: Simulator) {
     const answered = (body.data as { instagramUsers: unknown[] }).instagramUsers.filter(Boolean).length;
     if (answered !== 200) throw new Error(`${name}: ${answered} of 200 profiles answered`);
     walls.push(ms);
-    worstTrips = Math.max(worstTrips, sim.calls.length);
+    worstTrips = Math.max(worstTrips, sim.roundTrips());
   }
   rows.push({ scenario: `1 · one query, 200 cold ids (${ROUNDS} rounds)`, server: name, figures: { wallMs: median(walls), maxRoundTrips: worstTrips } });
 }
@@ -129,7 +129,7 @@ async function coldClients(name: string, server: Server, sim: Simulator) {
     const ids = coldIds(200);
     sim.resetCalls();
     const times = (await Promise.all(ids.map((id) => post(server.url, ONE, { id })))).map((answer) => answer.ms).sort((a, b) => a - b);
-    rounds.push({ roundTrips: sim.calls.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
+    rounds.push({ roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
   }
   rows.push({
     scenario: `2 · 200 concurrent clients, 1 cold id each (${ROUNDS} rounds)`,
@@ -173,7 +173,7 @@ async function warm(name: string, server: Server, sim: Simulator, options: { var
   rows.push({
     scenario: `3 · warm hot id, ${CONNECTIONS} connections, ${WARM_SECONDS} s`,
     server: name,
-    figures: { reqPerSec: result.requests.average, p99Ms: result.latency.p99, upstreamReads: sim.calls.length },
+    figures: { reqPerSec: result.requests.average, p99Ms: result.latency.p99, upstreamReads: sim.roundTrips() },
   });
 }
 

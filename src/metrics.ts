@@ -132,6 +132,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly prefetchDropped = new Counter({
+    name: 'igpg_prefetch_dropped_total',
+    help: 'Webhook senders not prefetched, by account and reason (queue_full: over PREFETCH_QUEUE_LIMIT; paused: the account is paused or at its usage threshold; shutdown).',
+    labelNames: ['account', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }

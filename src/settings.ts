@@ -112,6 +112,13 @@ export const SETTINGS = {
     default: '86400',
     schema: seconds(60, 30 * 86_400),
   }),
+  PREFETCH_QUEUE_LIMIT: setting({
+    group: 'webhook',
+    key: 'prefetchQueueLimit',
+    meaning: 'Webhook senders waiting to be prefetched, per account; more are dropped and counted (`igpg_prefetch_dropped_total{reason="queue_full"}`); 0 turns prefetch off.',
+    default: '1000',
+    schema: int(0, 1_000_000),
+  }),
   INSTAGRAM_GRAPH_URL: setting({
     group: 'graph',
     key: 'url',

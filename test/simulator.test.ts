@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUSINESS_ID, simulatedProfile, startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { DEFAULT_BUSINESS_ID, DEFAULT_MAX_LOGGED_CALLS, simulatedProfile, startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { AttemptCounter, MAX_COUNTED_IGSIDS } from '../src/simulator/scenarios.js';
 
 // The simulator is the yardstick every gateway test measures against, so it gets its own tests,
 // over real HTTP, written from GRAPH-API-FACTS.md rather than from the gateway's client.
@@ -392,6 +393,56 @@ describe('simulator', () => {
       expect(json.status).toBe(400);
       expect((await get(sim, `/v23.0/${OK[0]}?fields=username`)).status).toBe(200);
     });
+  });
+});
+
+describe('bounded memory (a long demo run reads ever new ids)', () => {
+  it('keeps only the latest maxLoggedCalls calls, while roundTrips still counts every call', async () => {
+    const small = await startSimulator({ maxLoggedCalls: 100 });
+    try {
+      // 130 batch calls of 50 distinct ids each: 6,500 ids, as a demo run accumulates them.
+      for (let call = 0; call < 130; call++) {
+        const ids = Array.from({ length: 50 }, (_, i) => String(1784150000000000 + call * 50 + i));
+        expect((await postBatch(small, reads(ids), {}, '/v23.0/')).status).toBe(200);
+      }
+      await get(small, `/v23.0/${OK[0]}?fields=username`);
+      expect(small.calls).toHaveLength(100);
+      expect(small.roundTrips('batch')).toBe(130);
+      expect(small.roundTrips('single')).toBe(1);
+      expect(small.roundTrips()).toBe(131);
+      // The newest calls are the ones kept, oldest first.
+      expect(small.calls.at(-1)!.kind).toBe('single');
+      expect(small.calls.at(-2)!.ids.at(-1)).toBe(String(1784150000000000 + 130 * 50 - 1));
+      small.resetCalls();
+      expect([small.calls.length, small.roundTrips()]).toEqual([0, 0]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('bounds the call log by default', async () => {
+    const plain = await startSimulator();
+    try {
+      expect(DEFAULT_MAX_LOGGED_CALLS).toBe(1_000);
+      plain.configure({ maxLoggedCalls: 3 });
+      for (let i = 0; i < 5; i++) await get(plain, `/v23.0/${OK[i]}?fields=username`);
+      expect(plain.calls.map((call) => call.ids[0])).toEqual(OK.slice(2));
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('remembers transient attempt counts for a bounded number of ids, forgetting the least recently read', () => {
+    const attempts = new AttemptCounter(3);
+    for (const id of ['a', 'b', 'c']) attempts.next(id);
+    attempts.next('a');
+    attempts.next('d');
+    expect(attempts.size).toBe(3);
+    expect(attempts.next('a')).toBe(3);
+    expect(attempts.next('b')).toBe(1);
+    const plenty = new AttemptCounter();
+    for (let i = 0; i < MAX_COUNTED_IGSIDS + 500; i++) plenty.next(String(i));
+    expect(plenty.size).toBe(MAX_COUNTED_IGSIDS);
   });
 });
 

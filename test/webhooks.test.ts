@@ -228,6 +228,23 @@ describe('delivery processing', () => {
     expect(stack.sim.calls).toHaveLength(0);
   });
 
+  it('ignores a timestamp far in the future: lastInteractionAt does not stick there, a later real message shows', async () => {
+    const [person] = igsids(1, 600);
+    const query = `query($id: ID!) { instagramUser(id: $id) { id lastInteractionAt } }`;
+    const lastAt = async () => (await stack.gql<{ instagramUser: { lastInteractionAt: string | null } }>(query, { id: person })).data?.instagramUser.lastInteractionAt;
+    const processedBefore = await metric(stack.url, 'igpg_webhook_events_total', { result: 'processed' });
+
+    expect((await deliver(stack.url, delivery({ messaging: [message(person!, 'm-future-1', 9e15)] }))).status).toBe(200);
+    await waitForMetric(stack.url, 'igpg_webhook_events_total', { result: 'processed' }, processedBefore + 1);
+    const afterFuture = await lastAt();
+    expect(afterFuture === null || Date.parse(afterFuture!) <= Date.now()).toBe(true);
+
+    // (The ignored item fell back to its entry's time, which was now: the real message comes after.)
+    const real = Date.now() + 1;
+    expect((await deliver(stack.url, delivery({ messaging: [message(person!, 'm-future-2', real)] }))).status).toBe(200);
+    await waitFor(async () => (await lastAt()) === new Date(real).toISOString(), { what: 'the real message time to show' });
+  });
+
   it('prefetches a burst of 500 events from 120 senders in ⌈120/50⌉ = 3 round trips', async () => {
     const senders = igsids(120, 1000);
     const items = Array.from({ length: 500 }, (_, i) => message(senders[i % senders.length]!, `m-burst-${i}`, Date.now() + i));
@@ -371,4 +388,65 @@ describe('accounts of different Meta apps', () => {
       await multi.close();
     }
   });
+});
+
+describe('bounded prefetch: one delivery from 10,000 senders', () => {
+  /** A compact delivery (≈900 KB for 10,000) with one message from each of `n` distinct senders. */
+  const crowd = (n: number, tag: string) =>
+    JSON.stringify({
+      object: 'instagram',
+      entry: [{ id: BUSINESS, time: Date.now(), messaging: igsids(n, 20_000).map((id, i) => ({ sender: { id }, timestamp: Date.now(), message: { mid: `${tag}-${i}` } })) }],
+    });
+  const env = { INSTAGRAM_APP_SECRET: APP_SECRET, PREFETCH_QUEUE_LIMIT: '1000' };
+  /** Every sender is accounted for: prefetched (any result) or dropped (any reason). */
+  const settled = (url: string, n: number) =>
+    waitFor(
+      async () => (await metric(url, 'igpg_webhook_prefetched_profiles_total')) + (await metric(url, 'igpg_prefetch_dropped_total')) >= n,
+      { what: `all ${n} senders to be prefetched or dropped`, timeout: 30_000 },
+    );
+
+  it('queues at most PREFETCH_QUEUE_LIMIT ids, drops and counts the rest, and lets an interactive lookup through meanwhile', async () => {
+    // 100 ms per round trip: the 20 prefetch groups, 2 at a time, take ≥ 1 s; a lookup takes one trip.
+    const crowdStack = await startStack({ env, sim: { latencyMs: 100 } });
+    try {
+      expect((await deliver(crowdStack.url, crowd(10_000, 'c'))).status).toBe(200);
+      await waitFor(async () => crowdStack.sim.roundTrips('batch') > 0, { what: 'the first prefetch' });
+      // An interactive lookup is answered while prefetch groups are still waiting their turn.
+      const [person] = igsids(1, 90_000);
+      const answer = await crowdStack.gql<{ instagramUser: { id: string } }>(`query($id: ID!) { instagramUser(id: $id) { id username } }`, { id: person });
+      expect(answer.data?.instagramUser.id).toBe(person);
+      expect(crowdStack.sim.roundTrips('batch')).toBeLessThan(1 + 1000 / 50);
+
+      await settled(crowdStack.url, 10_000);
+      expect(await metric(crowdStack.url, 'igpg_prefetch_dropped_total', { reason: 'queue_full' })).toBe(9000);
+      expect(await metric(crowdStack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' })).toBe(1000);
+      const prefetches = crowdStack.sim.calls.filter((call) => call.kind === 'batch' && call.ids[0] !== person);
+      expect(prefetches).toHaveLength(1000 / 50);
+    } finally {
+      await crowdStack.close();
+    }
+  }, 60_000);
+
+  it('sends (almost) nothing once Meta reports 95 % usage, and nothing at all while the account is paused', async () => {
+    const hot = await startStack({ env, sim: { latencyMs: 5 } });
+    try {
+      // Usage climbed since the gateway last heard from Meta: the first answers will say 95 %.
+      hot.sim.configure({ businessUsage: { call_count: 95, total_time: 1, total_cputime: 1, estimated_time_to_regain_access: 0 } });
+      expect((await deliver(hot.url, crowd(10_000, 'h'))).status).toBe(200);
+      await settled(hot.url, 10_000);
+      // Only the groups already in flight when the first 95 % answer arrived (at most 2) went out.
+      expect(hot.sim.roundTrips('batch')).toBeLessThanOrEqual(2);
+      expect(await metric(hot.url, 'igpg_prefetch_dropped_total', { reason: 'paused' })).toBeGreaterThanOrEqual(1000 - 2 * 50);
+
+      // Now paused: a new delivery sends nothing at all.
+      hot.sim.resetCalls();
+      const before = await metric(hot.url, 'igpg_prefetch_dropped_total', { reason: 'paused' });
+      const fresh = JSON.stringify(delivery({ messaging: igsids(60, 50_000).map((id, i) => message(id, `p-${i}`)) }));
+      expect((await deliver(hot.url, fresh)).status).toBe(200);
+      await waitForMetric(hot.url, 'igpg_prefetch_dropped_total', { reason: 'paused' }, before + 60);
+      expect(hot.sim.calls).toHaveLength(0);
+    } finally {
+      await hot.close();
+    }
+  }, 60_000);
 });

@@ -1,15 +1,20 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AccountRegistry } from '../accounts.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from '../profiles/cache-store.js';
 import { WebhookDedupe } from '../webhooks/dedupe.js';
 import { parseDelivery } from '../webhooks/delivery.js';
+import { PrefetchQueue } from '../webhooks/prefetch.js';
 import { processDelivery } from '../webhooks/processor.js';
 import { checkSignature, secretsEqual } from '../webhooks/signature.js';
 
 export const WEBHOOK_PATH = '/webhooks/instagram';
+
+/** Accepted deliveries still being processed; past this, new ones get 503 and Meta redelivers them later. */
+export const MAX_DELIVERIES_IN_PROCESS = 64;
 
 export interface WebhookDeps {
   config: Config;
@@ -17,6 +22,8 @@ export interface WebhookDeps {
   metrics: Metrics;
   store: CacheStore | undefined;
   logger: Logger;
+  /** Judges webhook timestamps (one far in the future is ignored); the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -26,7 +33,8 @@ export interface WebhookDeps {
  */
 export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
   const { config, metrics, logger } = deps;
-  const { verifyToken, maxBodyBytes, dedupeTtlMs } = config.webhook;
+  const clock = deps.clock ?? systemClock;
+  const { verifyToken, maxBodyBytes, dedupeTtlMs, prefetchQueueLimit } = config.webhook;
   // Deliveries are signed by the Meta app: with an accounts file, accounts may belong to different
   // apps. A delivery may touch only the accounts of the app whose secret signed it.
   const appSecretOf = (accountId: string): string | undefined => {
@@ -42,6 +50,25 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
   }
   const dedupe = new WebhookDedupe(deps.store, dedupeTtlMs);
   const pending = new Set<Promise<void>>();
+  // One queue per served account (so at most as many as configured accounts), made on first use.
+  const queues = new Map<string, PrefetchQueue>();
+  const prefetchQueue = (accountId: string): PrefetchQueue | undefined => {
+    const account = deps.accounts.get(accountId);
+    if (!deps.store || !account) return undefined;
+    let queue = queues.get(account.id);
+    if (!queue) {
+      queue = new PrefetchQueue(account, {
+        queueLimit: prefetchQueueLimit,
+        onDropped: (reason, count) => metrics.prefetchDropped.inc({ account: account.id, reason }, count),
+        onFetched: (outcomes) => {
+          for (const outcome of outcomes.values()) metrics.webhookPrefetches.inc({ account: account.id, result: outcome.ok ? 'ok' : outcome.failure.code });
+        },
+        onError: (error) => logger.error({ err: error, account: account.id }, 'webhook prefetch failed'),
+      });
+      queues.set(account.id, queue);
+    }
+    return queue;
+  };
 
   const reject = (reply: FastifyReply, status: number, reason: string, message: string) => {
     metrics.webhookDeliveries.inc({ result: 'rejected', reason });
@@ -62,9 +89,10 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
       return reject(reply, status, 'bad_request', status === 500 ? 'internal error' : 'bad request');
     });
 
-    // Let background work finish before the cache store closes.
+    // Let background work finish before the cache store closes; ids still waiting for prefetch are dropped.
     scope.addHook('onClose', async () => {
       await Promise.allSettled([...pending]);
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
     });
 
     scope.get(WEBHOOK_PATH, async (request, reply) => {
@@ -92,7 +120,11 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
         return reject(reply, 401, 'unsigned', 'X-Hub-Signature-256 header is missing');
       }
       if (!signedWith) return reject(reply, 403, 'bad_signature', 'X-Hub-Signature-256 does not match the body');
-      const delivery = parseDelivery(raw);
+      if (pending.size >= MAX_DELIVERIES_IN_PROCESS) {
+        reply.header('retry-after', '30');
+        return reject(reply, 503, 'busy', `${MAX_DELIVERIES_IN_PROCESS} deliveries are still being processed: redeliver later`);
+      }
+      const delivery = parseDelivery(raw, clock.now());
       if (!delivery.ok) return reject(reply, 400, 'malformed', delivery.reason);
       const entries = delivery.entries.filter((entry) => {
         if (appSecretOf(entry.accountId) === signedWith) return true;
@@ -107,7 +139,7 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
         accounts: deps.accounts,
         dedupe,
         keyPrefix: config.cache.keyPrefix,
-        prefetch: Boolean(deps.store),
+        prefetchQueue,
         metrics,
         logger,
       })

@@ -26,7 +26,7 @@ export interface AccountProfiles {
   forgetNegative(igsids: readonly string[]): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
-  /** Seconds left of the account's pause (usage guard), 0 when calls to Meta may go out. */
+  /** Seconds left of the account's pause (usage at/over the threshold, or throttled); 0 when calls to Meta may go out. */
   pausedSeconds(): number;
 }
 

@@ -20,13 +20,30 @@ export function scenarioFor(igsid: string, explicit: Record<string, Scenario> | 
   return DEMO_PREFIXES.find(([prefix]) => igsid.startsWith(prefix))?.[1];
 }
 
-/** Per-IGSID attempt counters for `transient` scenarios (across single, batch and ids calls). */
+/** How many IGSIDs the transient attempt counters remember. */
+export const MAX_COUNTED_IGSIDS = 10_000;
+
+/**
+ * Per-IGSID attempt counters for `transient` scenarios (across single, batch and ids calls). At
+ * most `maxIds` ids are remembered; beyond that the least recently read id is forgotten, so its
+ * count starts again from zero (a `times: n` scenario then fails n more reads).
+ */
 export class AttemptCounter {
   private readonly counts = new Map<string, number>();
+  constructor(private readonly maxIds = MAX_COUNTED_IGSIDS) {}
+
   next(igsid: string): number {
     const n = (this.counts.get(igsid) ?? 0) + 1;
+    // Delete then set: the Map's insertion order becomes least-recently-read first.
+    this.counts.delete(igsid);
     this.counts.set(igsid, n);
+    if (this.counts.size > this.maxIds) this.counts.delete(this.counts.keys().next().value!);
     return n;
+  }
+
+  /** IGSIDs currently counted. */
+  get size(): number {
+    return this.counts.size;
   }
   reset(igsid?: string): void {
     if (igsid === undefined) this.counts.clear();

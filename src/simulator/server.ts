@@ -6,7 +6,7 @@ import { answerBatch, describeBatch, MAX_BATCH, parseBatch } from './batch.js';
 import { errors, traceId, type SimAnswer } from './errors.js';
 import { answerRead, classifyRead, parseFields, type ReadContext } from './graph.js';
 import { applyScenario, AttemptCounter } from './scenarios.js';
-import { DEFAULT_BUSINESS_ID, type Scenario, type SimCall, type Simulator, type SimulatorOptions } from './types.js';
+import { DEFAULT_BUSINESS_ID, DEFAULT_MAX_LOGGED_CALLS, type Scenario, type SimCall, type Simulator, type SimulatorOptions } from './types.js';
 import { usageHeaders } from './usage.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -73,6 +73,8 @@ function proofMatches(secret: string, token: string, proof: string): boolean {
 export async function startServer(initial: SimulatorOptions = {}): Promise<Simulator> {
   const options: SimulatorOptions = { ...initial, scenarios: { ...initial.scenarios } };
   const calls: SimCall[] = [];
+  // Every call since resetCalls(), by kind: exact even once the log has dropped old calls.
+  const counted = new Map<SimCall['kind'], number>();
   const attempts = new AttemptCounter();
   const sleepers = new Set<() => void>();
   let closed = false;
@@ -168,6 +170,14 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
     return finish(res, call, errors.unsupportedMethod(method));
   }
 
+  /** Logs a call, keeping only the latest `maxLoggedCalls`. */
+  function record(call: SimCall): void {
+    counted.set(call.kind, (counted.get(call.kind) ?? 0) + 1);
+    calls.push(call);
+    const excess = calls.length - Math.max(0, options.maxLoggedCalls ?? DEFAULT_MAX_LOGGED_CALLS);
+    if (excess > 0) calls.splice(0, excess);
+  }
+
   function baseCtx(): ReadContext {
     return { businessId: DEFAULT_BUSINESS_ID, options, attempts };
   }
@@ -175,7 +185,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   /** Logs the call, waits the configured latency (plus any `slow` delay), then answers. */
   async function finish(res: ServerResponse, call: SimCall, answer: SimAnswer, extraDelay?: number, extraHeaders: Record<string, string> = {}): Promise<void> {
     call.status = answer.status;
-    calls.push(call);
+    record(call);
     await sleep((options.latencyMs ?? 0) + (extraDelay ?? answer.delayMs ?? 0), res);
     if (closed || res.destroyed || res.writableEnded) return;
     const fbtrace = (answer.body as { error?: { fbtrace_id?: string } } | null)?.error?.fbtrace_id ?? traceId();
@@ -231,9 +241,10 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
     },
     resetCalls() {
       calls.length = 0;
+      counted.clear();
     },
     roundTrips(kind) {
-      return kind ? calls.filter((call) => call.kind === kind).length : calls.length;
+      return kind ? (counted.get(kind) ?? 0) : [...counted.values()].reduce((sum, n) => sum + n, 0);
     },
     async close() {
       if (closed) return;

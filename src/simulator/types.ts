@@ -27,6 +27,8 @@ export interface SimulatorOptions {
   scenarios?: Record<string, Scenario>;
   profileOverrides?: Record<string, Partial<SimProfile>>;
   profilesByBusiness?: Record<string, Record<string, Partial<SimProfile>>>;
+  /** Calls kept in `calls` (the latest ones; default `DEFAULT_MAX_LOGGED_CALLS`). `roundTrips` counts every call regardless. */
+  maxLoggedCalls?: number;
 }
 
 export type Scenario =
@@ -59,11 +61,13 @@ export interface SimCall {
 
 export interface Simulator {
   url: string;
+  /** The latest calls since `resetCalls()`, oldest first, at most `maxLoggedCalls` of them. */
   calls: SimCall[];
   options: SimulatorOptions;
   configure(patch: Partial<SimulatorOptions>): void;
   setScenario(igsid: string, scenario: Scenario | null): void;
   resetCalls(): void;
+  /** Calls (of a kind) since `resetCalls()`, including those no longer kept in `calls`. */
   roundTrips(kind?: SimCall['kind']): number;
   close(): Promise<void>;
 }
@@ -79,3 +83,6 @@ export interface SimProfile {
 }
 
 export const DEFAULT_BUSINESS_ID = '17841400000000001';
+
+/** Default bound of the call log: a long demo run must not grow the process without end. */
+export const DEFAULT_MAX_LOGGED_CALLS = 1_000;

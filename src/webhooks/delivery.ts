@@ -10,7 +10,11 @@ export type EventType = (typeof EVENT_TYPES)[number] | 'other';
 export interface MessagingEvent {
   type: EventType;
   senderId: string;
-  /** Epoch milliseconds from the item (or its entry), when Meta gave one. */
+  /**
+   * Epoch milliseconds from the item (or its entry), when Meta gave a plausible one: a negative,
+   * non-finite or non-numeric value, or one more than `FUTURE_TOLERANCE_MS` ahead of now, is
+   * dropped (the item still counts; only its time is unknown).
+   */
   timestamp: number | undefined;
   /** `message.is_echo`: the business itself sent it, so the sender is not a person. */
   echo: boolean;
@@ -28,15 +32,18 @@ export interface DeliveryEntry {
 
 export type ParsedDelivery = { ok: true; entries: DeliveryEntry[] } | { ok: false; reason: string };
 
+/** How far ahead of our clock a webhook timestamp may be (clock skew) before it is ignored. */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
 const graphId = z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]).transform(String);
-const epoch = z.number().finite().nonnegative();
 
 const envelope = z.object({
   object: z.literal('instagram', { error: 'object must be "instagram"' }),
   entry: z.array(
     z.looseObject({
       id: graphId,
-      time: epoch.optional(),
+      // Any value: an implausible time is dropped (plausibleTime), never fatal to the item.
+      time: z.unknown().optional(),
       messaging: z.array(z.unknown()).optional(),
     }),
     { error: 'entry must be an array of entries with a numeric id' },
@@ -45,7 +52,7 @@ const envelope = z.object({
 
 const item = z.looseObject({
   sender: z.object({ id: z.string().regex(IGSID_PATTERN) }),
-  timestamp: epoch.optional(),
+  timestamp: z.unknown().optional(),
   message: z.looseObject({ mid: z.string().max(500).optional(), is_echo: z.boolean().optional() }).optional(),
   postback: z.looseObject({ mid: z.string().max(500).optional() }).optional(),
 });
@@ -55,7 +62,7 @@ const item = z.looseObject({
  * refused with a short reason; a single unrecognisable item is skipped and counted instead, so one
  * odd item never makes Meta redeliver (and eventually disable) everything around it.
  */
-export function parseDelivery(rawBody: Buffer): ParsedDelivery {
+export function parseDelivery(rawBody: Buffer, nowMs: number): ParsedDelivery {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8'));
@@ -72,7 +79,7 @@ export function parseDelivery(rawBody: Buffer): ParsedDelivery {
     const events: MessagingEvent[] = [];
     let invalid = 0;
     for (const raw of entry.messaging ?? []) {
-      const event = parseItem(raw, entry.time);
+      const event = parseItem(raw, plausibleTime(entry.time, nowMs), nowMs);
       if (event) events.push(event);
       else invalid += 1;
     }
@@ -81,7 +88,13 @@ export function parseDelivery(rawBody: Buffer): ParsedDelivery {
   return { ok: true, entries };
 }
 
-function parseItem(raw: unknown, entryTime: number | undefined): MessagingEvent | undefined {
+/** A webhook time in epoch ms, or undefined when it is not one we can believe. */
+function plausibleTime(value: unknown, nowMs: number): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  return value <= nowMs + FUTURE_TOLERANCE_MS ? value : undefined;
+}
+
+function parseItem(raw: unknown, entryTime: number | undefined, nowMs: number): MessagingEvent | undefined {
   const parsed = item.safeParse(raw);
   if (!parsed.success) return undefined;
   const value = parsed.data;
@@ -90,7 +103,7 @@ function parseItem(raw: unknown, entryTime: number | undefined): MessagingEvent 
   return {
     type,
     senderId: value.sender.id,
-    timestamp: value.timestamp ?? entryTime,
+    timestamp: plausibleTime(value.timestamp, nowMs) ?? entryTime,
     echo: value.message?.is_echo === true,
     dedupeId: mid ? `mid:${mid}` : `sha256:${createHash('sha256').update(JSON.stringify(raw)).digest('hex')}`,
   };

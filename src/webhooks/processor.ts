@@ -1,16 +1,16 @@
 import type { AccountRegistry } from '../accounts.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { WebhookDedupe } from './dedupe.js';
 import type { DeliveryEntry } from './delivery.js';
+import type { PrefetchQueue } from './prefetch.js';
 
 export interface ProcessorDeps {
   accounts: AccountRegistry;
   dedupe: WebhookDedupe;
   keyPrefix: string;
-  /** False without a cache: a prefetched profile would have nowhere to stay. */
-  prefetch: boolean;
+  /** The account's prefetch queue; undefined without a cache (a prefetched profile would have nowhere to stay). */
+  prefetchQueue(accountId: string): PrefetchQueue | undefined;
   metrics: Metrics;
   logger: Logger;
 }
@@ -18,8 +18,8 @@ export interface ProcessorDeps {
 /**
  * The work after a delivery was acknowledged: skip echoes and redeliveries, then per account and
  * per distinct sender record the interaction, drop a remembered refusal (the person just
- * interacted, so consent now exists), and prefetch every profile field in ONE load — through the
- * account's cache and shared batcher, so N distinct senders cost ⌈N/50⌉ round trips.
+ * interacted, so consent now exists), and hand the senders to the account's bounded prefetch queue
+ * (groups of 50 through the cache and shared batcher: N distinct senders cost ⌈N/50⌉ round trips).
  */
 export async function processDelivery(entries: readonly DeliveryEntry[], deps: ProcessorDeps): Promise<void> {
   const { metrics } = deps;
@@ -72,10 +72,5 @@ async function prefetchAccount(accountId: string, bySender: Map<string, number |
   const times = new Map<string, number>();
   for (const [igsid, at] of bySender) if (at !== undefined) times.set(igsid, at);
   await account.interactions.record(times);
-  if (!deps.prefetch) return;
-  const outcomes = await account.source.load(ids, GRAPH_FIELDS);
-  for (const outcome of outcomes.values()) {
-    deps.metrics.webhookPrefetches.inc({ account: accountId, result: outcome.ok ? 'ok' : outcome.failure.code });
-  }
-  deps.logger.debug({ account: accountId, senders: ids.length }, 'webhook senders prefetched');
+  deps.prefetchQueue(accountId)?.enqueue(ids);
 }
