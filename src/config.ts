@@ -208,6 +208,21 @@ export const SETTINGS = {
     default: '250',
     schema: int(1, 10_000),
   },
+  MAX_SELECTIONS: {
+    meaning: 'Most fields one GraphQL operation may select at all levels once fragments are expanded (aliases included; `_service { sdl }` weighs 100). 250 users with every field need about 2,500.',
+    default: '5000',
+    schema: int(10, 1_000_000),
+  },
+  MAX_RESPONSE_BYTES: {
+    meaning: 'Largest `/graphql` response body, in bytes; a larger answer is replaced by a `RESPONSE_TOO_LARGE` error.',
+    default: '10485760',
+    schema: int(1024, 512 * 1024 * 1024),
+  },
+  MAX_VARIABLES_DEPTH: {
+    meaning: 'Deepest nesting of objects and lists in a request\'s GraphQL variables (deeper → HTTP 400 before execution).',
+    default: '32',
+    schema: int(1, 1000),
+  },
   MAX_BATCH_OPERATIONS: {
     meaning: 'Most operations in one batched HTTP request (a JSON array body).',
     default: '10',
@@ -217,6 +232,21 @@ export const SETTINGS = {
     meaning: 'When Meta\'s `X-App-Usage` / `X-Business-Use-Case-Usage` for an account reaches this percentage, the gateway stops calling Meta for it for a while (answers from cache or `RATE_LIMITED`).',
     default: '90',
     schema: int(1, 100),
+  },
+  REQUEST_TIMEOUT_MS: {
+    meaning: 'How long a client may take to send a whole request (headers and body); slower ones get HTTP 408 and are disconnected.',
+    default: '30000',
+    schema: int(1000, 600_000),
+  },
+  HEADERS_TIMEOUT_MS: {
+    meaning: 'How long a client may take to send the request headers (at most `REQUEST_TIMEOUT_MS`).',
+    default: '10000',
+    schema: int(1000, 600_000),
+  },
+  KEEP_ALIVE_TIMEOUT_MS: {
+    meaning: 'How long an idle keep-alive connection stays open between requests.',
+    default: '5000',
+    schema: int(100, 600_000),
   },
   SHUTDOWN_TIMEOUT_MS: {
     meaning: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits with code 1.',
@@ -267,7 +297,15 @@ export interface Config {
     bodyBytes: number;
     queryDepth: number;
     rootFields: number;
+    selections: number;
+    responseBytes: number;
+    variablesDepth: number;
     batchOperations: number;
+  };
+  timeouts: {
+    requestMs: number;
+    headersMs: number;
+    keepAliveMs: number;
   };
   usageThrottlePercent: number;
   shutdownTimeoutMs: number;
@@ -353,6 +391,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     : s.INSTAGRAM_ACCESS_TOKEN
       ? [{ accessToken: s.INSTAGRAM_ACCESS_TOKEN, appSecret: s.INSTAGRAM_APP_SECRET }]
       : [];
+  if (s.HEADERS_TIMEOUT_MS > s.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${s.HEADERS_TIMEOUT_MS}) must not exceed REQUEST_TIMEOUT_MS (${s.REQUEST_TIMEOUT_MS})`);
+  }
   const apiKeys = s.GATEWAY_API_KEYS_FILE ? loadApiKeysFile(s.GATEWAY_API_KEYS_FILE) : undefined;
   if (production && accounts.length > 1 && !apiKeys) {
     throw new ConfigError(
@@ -366,8 +407,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyBytes: s.MAX_BODY_BYTES,
       queryDepth: s.MAX_QUERY_DEPTH,
       rootFields: s.MAX_ROOT_FIELDS,
+      selections: s.MAX_SELECTIONS,
+      responseBytes: s.MAX_RESPONSE_BYTES,
+      variablesDepth: s.MAX_VARIABLES_DEPTH,
       batchOperations: s.MAX_BATCH_OPERATIONS,
     },
+    timeouts: { requestMs: s.REQUEST_TIMEOUT_MS, headersMs: s.HEADERS_TIMEOUT_MS, keepAliveMs: s.KEEP_ALIVE_TIMEOUT_MS },
     usageThrottlePercent: s.USAGE_THROTTLE_PERCENT,
     shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
     accessToken: s.INSTAGRAM_ACCESS_TOKEN,
