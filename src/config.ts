@@ -213,6 +213,11 @@ export const SETTINGS = {
     default: '5000',
     schema: int(10, 1_000_000),
   },
+  MAX_QUERY_TOKENS: {
+    meaning: 'Most lexical tokens in one GraphQL document; parsing stops past it (HTTP 400), so parsing and validation stay cheap. 250 users with every field take about 5,000.',
+    default: '20000',
+    schema: int(100, 1_000_000),
+  },
   MAX_RESPONSE_BYTES: {
     meaning: 'Largest `/graphql` response body, in bytes; a larger answer is replaced by a `RESPONSE_TOO_LARGE` error.',
     default: '10485760',
@@ -298,6 +303,7 @@ export interface Config {
     queryDepth: number;
     rootFields: number;
     selections: number;
+    queryTokens: number;
     responseBytes: number;
     variablesDepth: number;
     batchOperations: number;
@@ -408,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       queryDepth: s.MAX_QUERY_DEPTH,
       rootFields: s.MAX_ROOT_FIELDS,
       selections: s.MAX_SELECTIONS,
+      queryTokens: s.MAX_QUERY_TOKENS,
       responseBytes: s.MAX_RESPONSE_BYTES,
       variablesDepth: s.MAX_VARIABLES_DEPTH,
       batchOperations: s.MAX_BATCH_OPERATIONS,

@@ -151,6 +151,17 @@ describe('operation size (in-process)', () => {
     expect(stack.sim.calls).toHaveLength(0);
   });
 
+  it('a 480 KB document (250 users × 30,000 aliased usernames) stops parsing at MAX_QUERY_TOKENS: HTTP 400 naming it', async () => {
+    stack = await startStack();
+    const usernames = Array.from({ length: 30_000 }, (_, i) => `a${i}: username`).join(' ');
+    const users = igsids(250, 5650).map((id, i) => `u${i}: instagramUser(id: "${id}") { ...U }`).join(' ');
+    const answer = await stack.gql(`{ ${users} } fragment U on InstagramUser { ${usernames} }`);
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(answer.errors?.[0]?.message).toMatch(/^Syntax Error: Document contains more tha[nt] 20000 tokens\. Parsing aborted \(MAX_QUERY_TOKENS\)\.$/);
+    expect(stack.sim.calls).toHaveLength(0);
+  });
+
   it('aliased `_service { sdl }` is costed: a 9 KB request is a 400, not gigabytes and a 500', async () => {
     stack = await startStack();
     const sdl = Array.from({ length: 1000 }, (_, i) => `s${i}: sdl`).join(' ');

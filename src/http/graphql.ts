@@ -20,9 +20,17 @@ import { RequestAuthorizer, requestError } from './auth.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
-/** Apollo prefixes errors thrown while building the context; ours are deliberate refusals, worded for clients. */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] \d+ tokens\. Parsing aborted\.$/;
+
+/**
+ * Apollo prefixes errors thrown while building the context; ours are deliberate refusals, worded for
+ * clients. graphql's token limit names no setting: say which one.
+ */
 function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const code = formatted.extensions?.code;
+  if (code === 'GRAPHQL_PARSE_FAILED' && TOKEN_LIMIT.test(formatted.message)) {
+    return { ...formatted, message: `${formatted.message.slice(0, -1)} (MAX_QUERY_TOKENS).` };
+  }
   if (typeof code === 'string' && REFUSALS.has(code) && formatted.message.startsWith('Context creation failed: ')) {
     return { ...formatted, message: formatted.message.slice('Context creation failed: '.length) };
   }
@@ -126,6 +134,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     logger: deps.logger,
     formatError,
     validationRules: limitRules(deps.config.limits),
+    parseOptions: { maxTokens: deps.config.limits.queryTokens },
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
