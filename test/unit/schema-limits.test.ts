@@ -28,14 +28,11 @@ describe('operation limits (validation rules, no server)', () => {
     expect(coster.walked).toBeLessThanOrEqual(33);
   });
 
-  it('refuses the 30-level document with MAX_SELECTIONS, quickly', () => {
-    const started = performance.now();
+  it('refuses the 30-level document with MAX_SELECTIONS', () => {
     const errors = messages(doublingFragments(30));
     expect(errors).toEqual([
       `The operation selects ${1 + 2 ** 30} fields once fragments are expanded (aliases included, \`sdl\` weighs ${SDL_WEIGHT}); at most 5000 are allowed (MAX_SELECTIONS).`,
     ]);
-    // Before: ~30 minutes. Generous bound for a loaded machine; the walk count above is the exact proof.
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('counts aliases at every level and weighs `sdl`', () => {
