@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
+import { clientErrorHandler, graphQLErrorBody, httpErrorCode } from './http/answers.js';
+import { ConnectionTracker, createTimedServer } from './http/connections.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
 import { registerPlayground } from './http/playground.js';
@@ -73,16 +75,34 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.bodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
+    serverFactory: (handler) => createTimedServer(config.timeouts, handler),
+    clientErrorHandler,
+    // Valid JSON parses; a `__proto__` or `constructor.prototype` key is dropped, never applied.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
   });
+  const connections = new ConnectionTracker(app.server);
   // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
   let closing = false;
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
-  // Fastify's own 413 names no setting; say which one to raise.
-  app.setErrorHandler((error: { statusCode?: number }, _request, reply) => {
-    if (error.statusCode !== 413) return reply.send(error);
-    return reply.code(413).send({ error: 'Payload Too Large', message: `The request body exceeds ${config.limits.bodyBytes} bytes (MAX_BODY_BYTES).` });
+  // Fastify's own refusals (413, 415, malformed JSON…) come in its own shape: /graphql answers in
+  // the GraphQL shape, and a 413 names the setting to raise.
+  app.setErrorHandler((error: { statusCode?: number; message?: string }, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const message =
+      status === 413
+        ? `The request body exceeds ${config.limits.bodyBytes} bytes (MAX_BODY_BYTES).`
+        : status >= 500
+          ? 'Internal server error.'
+          : (error.message ?? 'Bad request.').slice(0, 200);
+    if (request.url.split('?')[0] === '/graphql') {
+      return reply.code(status).type('application/json; charset=utf-8').send(graphQLErrorBody(message, httpErrorCode(status)));
+    }
+    if (status !== 413) return reply.send(error);
+    return reply.code(413).send({ error: 'Payload Too Large', message });
   });
   if (simulator) {
     app.addHook('onSend', async (_request, reply) => {
@@ -110,7 +130,9 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     async close() {
       // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;
-      await app.close();
+      const closed = app.close();
+      connections.dropUnanswered();
+      await closed;
       await store?.close();
       await simulator?.close();
     },

@@ -60,6 +60,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     : accessToken
       ? [{ accessToken, appSecret }]
       : [];
+  if (s.timeouts.headersMs > s.timeouts.requestMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${s.timeouts.headersMs}) must not exceed REQUEST_TIMEOUT_MS (${s.timeouts.requestMs})`);
+  }
   const apiKeys = apiKeysFile ? loadApiKeysFile(apiKeysFile) : undefined;
   if (production && accounts.length > 1 && !apiKeys) {
     throw new ConfigError(

@@ -142,6 +142,18 @@ describe('client API keys', () => {
     expect(logs).toContain(fingerprint('not-a-key-of-ours-at-all'));
     expect(logs).toContain(fingerprint(KEY_A));
   });
+
+  it('FORBIDDEN does not echo a huge X-Instagram-Account into the answer or the log', async () => {
+    stack = await startStack({
+      env: { INSTAGRAM_ACCESS_TOKEN: '', INSTAGRAM_ACCOUNTS_FILE: accountsFile(), GATEWAY_API_KEYS_FILE: keysFile() },
+      sim: SIM,
+    });
+    const huge = '9'.repeat(15_000);
+    const answer = await stack.gql(ONE, { id: igsids(1, 3500)[0] }, as(huge, KEY_A));
+    expect([answer.status, answer.errors?.[0]?.extensions?.code]).toEqual([403, 'FORBIDDEN']);
+    expect(answer.errors![0]!.message.length).toBeLessThan(200);
+    expect(stack.logs.join('\n')).not.toContain('9'.repeat(100));
+  });
 });
 
 describe('accounts and keys files are validated at start', () => {

@@ -1,4 +1,5 @@
 import { getIntrospectionQuery } from 'graphql';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { spawnGateway, type GatewayProcess } from './support/process.js';
@@ -70,7 +71,7 @@ describe('limits give clear errors, not crashes', () => {
     stack = await startStack({ env: { MAX_BODY_BYTES: '2048' } });
     const answer = await post(stack.url, { query: ONE, variables: { id: '1', pad: 'x'.repeat(4000) } });
     expect(answer.status).toBe(413);
-    expect(answer.body).toEqual({ error: 'Payload Too Large', message: 'The request body exceeds 2048 bytes (MAX_BODY_BYTES).' });
+    expect(answer.body).toEqual({ errors: [{ message: 'The request body exceeds 2048 bytes (MAX_BODY_BYTES).', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
     expect((await stack.gql(ONE, { id: igsids(1)[0] })).errors).toBeUndefined();
   });
 
@@ -88,6 +89,186 @@ describe('limits give clear errors, not crashes', () => {
     const response = await fetch(`${stack.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('CSRF');
+  });
+});
+
+/** `levels` fragments each spreading the next twice: 2^levels fields once expanded, in ~40 bytes a level. */
+function doublingFragments(levels: number): string {
+  const fragments = Array.from({ length: levels }, (_, i) => `fragment F${i} on InstagramUser { ...F${i + 1} ...F${i + 1} }`);
+  return `{ instagramUser(id: "1784140000000001") { ...F0 } } ${fragments.join(' ')} fragment F${levels} on InstagramUser { username }`;
+}
+
+/** A raw connection to `url`, resolving once connected; `closed` resolves when the server drops it. */
+async function rawConnection(url: string): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, received: () => received, closed };
+}
+
+describe('operation size: validation stays linear, every operation is bounded (built gateway)', () => {
+  it('30 levels of doubling fragments (2^30 fields) are refused at once with MAX_SELECTIONS; /healthz never waits', async () => {
+    sim = await startSimulator();
+    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-limits-test', INSTAGRAM_GRAPH_URL: sim.url });
+    const url = await child.ready;
+    sim.resetCalls();
+    // Before the fix this validation took about half an hour with the process frozen: abort instead of hanging.
+    const abort = (error: unknown) => {
+      child?.child.kill('SIGKILL');
+      throw error;
+    };
+    const answer = fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: doublingFragments(30) }),
+      signal: AbortSignal.timeout(15_000),
+    }).catch(abort);
+    const health = fetch(`${url}/healthz`, { signal: AbortSignal.timeout(15_000) }).catch(abort);
+    const response = await answer;
+    expect((await health).status).toBe(200);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Errors };
+    expect(body.errors[0]?.message).toContain('(MAX_SELECTIONS)');
+    expect(sim.calls).toHaveLength(0);
+  });
+});
+
+describe('operation size (in-process)', () => {
+  it('250 users × 2,000 aliased usernames: HTTP 400 naming MAX_SELECTIONS, before any upstream call', async () => {
+    stack = await startStack();
+    const usernames = Array.from({ length: 2000 }, (_, i) => `a${i}: username`).join(' ');
+    const users = igsids(250, 5600).map((id, i) => `u${i}: instagramUser(id: "${id}") { ...U }`).join(' ');
+    const answer = await stack.gql(`{ ${users} } fragment U on InstagramUser { ${usernames} }`);
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(answer.errors?.[0]?.message).toBe(
+      'The operation selects 500250 fields once fragments are expanded (aliases included, `sdl` weighs 100); at most 5000 are allowed (MAX_SELECTIONS).',
+    );
+    expect(stack.sim.calls).toHaveLength(0);
+  });
+
+  it('a 480 KB document (250 users × 30,000 aliased usernames) stops parsing at MAX_QUERY_TOKENS: HTTP 400 naming it', async () => {
+    stack = await startStack();
+    const usernames = Array.from({ length: 30_000 }, (_, i) => `a${i}: username`).join(' ');
+    const users = igsids(250, 5650).map((id, i) => `u${i}: instagramUser(id: "${id}") { ...U }`).join(' ');
+    const answer = await stack.gql(`{ ${users} } fragment U on InstagramUser { ${usernames} }`);
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(answer.errors?.[0]?.message).toMatch(/^Syntax Error: Document contains more tha[nt] 20000 tokens\. Parsing aborted \(MAX_QUERY_TOKENS\)\.$/);
+    expect(stack.sim.calls).toHaveLength(0);
+  });
+
+  it('aliased `_service { sdl }` is costed: a 9 KB request is a 400, not gigabytes and a 500', async () => {
+    stack = await startStack();
+    const sdl = Array.from({ length: 1000 }, (_, i) => `s${i}: sdl`).join(' ');
+    const answer = await stack.gql(`{ _service { ${sdl} } }`);
+    expect(answer.status).toBe(400);
+    expect(answer.errors?.[0]?.message).toContain('(MAX_SELECTIONS)');
+    expect((await stack.gql(`{ _service { sdl } }`)).errors).toBeUndefined();
+  });
+
+  it('an answer over MAX_RESPONSE_BYTES becomes one GraphQL error naming it', async () => {
+    stack = await startStack({ env: { MAX_RESPONSE_BYTES: '1024' } });
+    const response = await post(stack.url, { query: `{ _service { a: sdl b: sdl } }` });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toHaveLength(1);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+    expect(response.body.errors?.[0]?.message).toContain('(MAX_RESPONSE_BYTES)');
+    expect((await stack.gql(ONE, { id: igsids(1, 5700)[0] })).errors).toBeUndefined();
+  });
+});
+
+describe('deep variables', () => {
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  it('variables nested 5,000 deep (even unused) are a 400 naming MAX_VARIABLES_DEPTH, over POST and GET, with no error log', async () => {
+    stack = await startStack();
+    const [id] = igsids(1, 5800);
+    const posted = await post(stack.url, `{"query":${JSON.stringify(ONE)},"variables":{"id":"${id}","unused":${deep(5000)}}}`);
+    expect(posted.status).toBe(400);
+    expect(posted.body.errors?.[0]?.message).toContain('(MAX_VARIABLES_DEPTH)');
+    const query = encodeURIComponent(ONE);
+    const response = await fetch(`${stack.url}/graphql?query=${query}&variables={"id":"${id}","unused":${deep(5000)}}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { errors: Errors }).errors[0]?.message).toContain('(MAX_VARIABLES_DEPTH)');
+    // Up to the limit variables pass as before.
+    const shallow = await post(stack.url, `{"query":${JSON.stringify(ONE)},"variables":{"id":"${id}","unused":${deep(30)}}}`);
+    expect(shallow.status).toBe(200);
+    expect(stack.logs.join('\n')).not.toContain('"level":50');
+  });
+});
+
+describe('every JSON answer from /graphql is a GraphQL response', () => {
+  const shaped = (body: unknown, code: string) =>
+    expect(body).toEqual({ errors: [{ message: expect.any(String) as string, extensions: { code } }] });
+
+  it('415, 400 (malformed and empty JSON), 405 (PUT/DELETE), 431: GraphQL-shaped with the right status', async () => {
+    stack = await startStack();
+    const send = async (init: RequestInit) => {
+      const response = await fetch(`${stack!.url}/graphql`, init);
+      return { status: response.status, body: (await response.json()) as unknown };
+    };
+    const json = { 'content-type': 'application/json' };
+    const textPlain = await send({ method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<q/>' });
+    expect(textPlain.status).toBe(415);
+    shaped(textPlain.body, 'BAD_REQUEST');
+    for (const body of ['{"query": ', '', 'nul']) {
+      const answer = await send({ method: 'POST', headers: json, body });
+      expect(answer.status).toBe(400);
+      shaped(answer.body, 'BAD_REQUEST');
+    }
+    for (const method of ['PUT', 'DELETE']) {
+      const answer = await send({ method, headers: json, body: '{}' });
+      expect(answer.status).toBe(405);
+      shaped(answer.body, 'BAD_REQUEST');
+    }
+    const bigHeader = await send({ method: 'POST', headers: { ...json, 'x-padding': 'p'.repeat(20_000) }, body: '{}' });
+    expect(bigHeader.status).toBe(431);
+    shaped(bigHeader.body, 'BAD_REQUEST');
+  });
+
+  it('valid JSON with a `__proto__` key is answered, and pollutes nothing', async () => {
+    stack = await startStack();
+    const [id] = igsids(1, 5900);
+    const answer = await post(stack.url, `{"query":${JSON.stringify(ONE)},"variables":{"id":"${id}","__proto__":{"polluted":true}},"__proto__":{"polluted":true}}`);
+    expect(answer.status).toBe(200);
+    expect((answer.body.data as { instagramUser: { id: string } }).instagramUser.id).toBe(id);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('slow clients', () => {
+  it('a client trickling its body is cut off after REQUEST_TIMEOUT_MS with a GraphQL-shaped 408', async () => {
+    stack = await startStack({ env: { REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '1000' } });
+    const { socket, received, closed } = await rawConnection(stack.url);
+    socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const trickle = setInterval(() => socket.write(' '), 200);
+    await closed;
+    clearInterval(trickle);
+    expect(received()).toMatch(/^HTTP\/1\.1 408/);
+    expect(received()).toContain('"code":"REQUEST_TIMEOUT"');
+  });
+
+  it('SIGTERM with clients trickling headers and bodies: they are dropped and the process exits 0 at once', async () => {
+    sim = await startSimulator();
+    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url, SHUTDOWN_TIMEOUT_MS: '8000' });
+    const url = await child.ready;
+    const body = await rawConnection(url);
+    body.socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const headers = await rawConnection(url);
+    headers.socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\n');
+    const idle = await fetch(`${url}/healthz`);
+    expect(idle.status).toBe(200);
+    child.child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    await Promise.all([body.closed, headers.closed]);
+    expect(child.output()).toContain('shut down cleanly');
   });
 });
 

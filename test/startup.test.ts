@@ -9,6 +9,8 @@ describe('configuration errors stop the process with one readable line', () => {
     [{ INSTAGRAM_GRAPH_URL: 'graph.instagram.com' }, /INSTAGRAM_GRAPH_URL must be an http\(s\) URL/],
     [{ PORT: 'eighty' }, /PORT must be a whole number/],
     [{ MAX_IDS_PER_QUERY: '0' }, /MAX_IDS_PER_QUERY must be at least 1/],
+    [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, /HEADERS_TIMEOUT_MS \(20000\) must not exceed REQUEST_TIMEOUT_MS \(10000\)$/],
+    [{ MAX_SELECTIONS: '5' }, /MAX_SELECTIONS must be at least 10/],
     [{ NODE_ENV: 'production' }, /INSTAGRAM_ACCESS_TOKEN or INSTAGRAM_ACCOUNTS_FILE is required when NODE_ENV=production/],
   ])('%o', async (env, message) => {
     const gateway = spawnGateway(env);

@@ -48,8 +48,7 @@ export class RequestAuthorizer {
     if (grant && !grant.allows(asked)) throw this.forbidden(grant.fingerprint, asked);
     const account = this.accounts.get(asked);
     if (!account) {
-      const shown = asked.length > 24 ? `${asked.slice(0, 24)}…` : asked;
-      throw requestError('ACCOUNT_UNKNOWN', 400, `X-Instagram-Account "${shown}" is not an account this gateway serves.`);
+      throw requestError('ACCOUNT_UNKNOWN', 400, `X-Instagram-Account "${shownAccount(asked)}" is not an account this gateway serves.`);
     }
     return account;
   }
@@ -69,9 +68,15 @@ export class RequestAuthorizer {
   }
 
   private forbidden(key: string, accountId: string): GraphQLError {
-    this.logger.warn({ key, account: accountId }, 'API key used for an account it does not list');
-    return requestError('FORBIDDEN', 403, `This API key may not read Instagram account ${accountId}.`);
+    const shown = shownAccount(accountId);
+    this.logger.warn({ key, account: shown }, 'API key used for an account it does not list');
+    return requestError('FORBIDDEN', 403, `This API key may not read Instagram account ${shown}.`);
   }
+}
+
+/** A client-sent account id, cut short: it is echoed into answers and logs. */
+function shownAccount(asked: string): string {
+  return asked.length > 24 ? `${asked.slice(0, 24)}…` : asked;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

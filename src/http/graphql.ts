@@ -3,8 +3,9 @@ import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheContr
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
+import { createHash, randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
@@ -14,13 +15,22 @@ import { ProfileLoader } from '../schema/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
 import { limitRules } from '../schema/limits.js';
+import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
-/** Apollo prefixes errors thrown while building the context; ours are deliberate refusals, worded for clients. */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] \d+ tokens\. Parsing aborted\.$/;
+
+/**
+ * Apollo prefixes errors thrown while building the context; ours are deliberate refusals, worded for
+ * clients. graphql's token limit names no setting: say which one.
+ */
 function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const code = formatted.extensions?.code;
+  if (code === 'GRAPHQL_PARSE_FAILED' && TOKEN_LIMIT.test(formatted.message)) {
+    return { ...formatted, message: `${formatted.message.slice(0, -1)} (MAX_QUERY_TOKENS).` };
+  }
   if (typeof code === 'string' && REFUSALS.has(code) && formatted.message.startsWith('Context creation failed: ')) {
     return { ...formatted, message: formatted.message.slice('Context creation failed: '.length) };
   }
@@ -55,6 +65,66 @@ function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
   };
 }
 
+/**
+ * The response cache's key: its default `JSON.stringify` throws on values nested thousands deep.
+ * If the key data cannot be serialised, a key nobody will ask again: the answer is just not reused.
+ */
+function responseCacheKey(_request: unknown, keyData: unknown): string {
+  try {
+    return createHash('sha256').update(JSON.stringify(keyData)).digest('hex');
+  } catch {
+    return `uncacheable:${randomUUID()}`;
+  }
+}
+
+/** The deepest `variables` of a request (GET: JSON text; POST: one operation or a batch). */
+function variablesDepth(request: FastifyRequest, limit: number): number {
+  if (request.method === 'GET') {
+    const variables = (request.query as Record<string, unknown> | undefined)?.variables;
+    return typeof variables === 'string' ? jsonNestingDepth(variables, limit) : 0;
+  }
+  const operations: unknown[] = Array.isArray(request.body) ? request.body : [request.body];
+  let deepest = 0;
+  for (const op of operations) {
+    if (op !== null && typeof op === 'object') deepest = Math.max(deepest, nestingDepth((op as { variables?: unknown }).variables, limit));
+  }
+  return deepest;
+}
+
+/**
+ * Bounds on what reaches Apollo and what leaves it: variables nested deeper than MAX_VARIABLES_DEPTH
+ * are refused before execution; an answer over MAX_RESPONSE_BYTES is replaced by an error.
+ * Methods Apollo does not serve get 405 in the GraphQL shape.
+ */
+function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): void {
+  const isGraphQL = (request: FastifyRequest) => request.routeOptions.url === '/graphql';
+  app.addHook('preHandler', async (request, reply) => {
+    if (!isGraphQL(request)) return;
+    const depth = variablesDepth(request, limits.variablesDepth);
+    if (depth > limits.variablesDepth) {
+      const message = `The variables are nested more than ${limits.variablesDepth} levels deep (MAX_VARIABLES_DEPTH).`;
+      return reply.code(400).type('application/json; charset=utf-8').send(graphQLErrorBody(message, 'BAD_REQUEST'));
+    }
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!isGraphQL(request) || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= limits.responseBytes) return payload;
+    reply.code(400).type('application/json; charset=utf-8');
+    return graphQLErrorBody(`The answer would take ${bytes} bytes; at most ${limits.responseBytes} are sent (MAX_RESPONSE_BYTES). Select fewer fields or ids.`, 'RESPONSE_TOO_LARGE');
+  });
+  app.route({
+    method: ['PUT', 'DELETE', 'PATCH'],
+    url: '/graphql',
+    handler: async (_request, reply) =>
+      reply
+        .code(405)
+        .header('allow', 'GET, POST, OPTIONS')
+        .type('application/json; charset=utf-8')
+        .send(graphQLErrorBody('/graphql answers GET and POST only.', 'BAD_REQUEST')),
+  });
+}
+
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
 export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
   const apollo = new ApolloServer<GatewayContext>({
@@ -64,6 +134,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     logger: deps.logger,
     formatError,
     validationRules: limitRules(deps.config.limits),
+    parseOptions: { maxTokens: deps.config.limits.queryTokens },
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
@@ -79,12 +150,16 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
       // Whole responses, per account, for exactly as long as every profile in them is fresh: a hot
       // query skips execution entirely. Responses with errors or stale profiles are never cached.
       ...(deps.config.cache.enabled
-        ? [responseCachePlugin<GatewayContext>({ sessionId: async ({ contextValue }) => contextValue.account.id }), responseCacheMetricsPlugin(deps.metrics)]
+        ? [
+            responseCachePlugin<GatewayContext>({ sessionId: async ({ contextValue }) => contextValue.account.id, generateCacheKey: responseCacheKey }),
+            responseCacheMetricsPlugin(deps.metrics),
+          ]
         : []),
     ],
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
+  registerEdgeLimits(app, deps.config.limits);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
