@@ -242,7 +242,7 @@ describe.runIf(redisOk)('Redis cache', () => {
 
   it('a delivery from 2,000 senders stores every lastInteractionAt and profile in Redis', async () => {
     const prefix = `t-${randomUUID().slice(0, 8)}`;
-    const env = { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: prefix, INSTAGRAM_APP_SECRET: APP_SECRET, WEBHOOK_MAX_BODY_BYTES: '4194304' };
+    const env = { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: prefix, INSTAGRAM_APP_SECRET: APP_SECRET, WEBHOOK_MAX_BODY_BYTES: '4194304', PREFETCH_QUEUE_LIMIT: '2000' };
     const gateway = await stack({ env });
     const senders = igsids(2000, 10_000);
     expect(await deliverMessages(gateway.url, senders, 1_780_000_000_000)).toBe(200);
