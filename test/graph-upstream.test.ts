@@ -123,10 +123,20 @@ describe('upstream values are type-checked', () => {
     expect(count.errors?.some((error) => error.extensions?.code === 'INTERNAL_SERVER_ERROR')).not.toBe(true);
     expect(count.data?.instagramUser?.followerCount).toBeNull();
     expect(typeof count.data?.instagramUser?.username).toBe('string');
+    // The bad field is a typed error at its path, not a silent null.
+    expect(count.errors).toHaveLength(1);
+    expect(count.errors?.[0]).toMatchObject({ path: ['instagramUser', 'followerCount'], extensions: { code: 'UPSTREAM_ERROR', igsid: badCount } });
 
     const pic = await stack.gql<{ instagramUser: { profilePic: string | null } | null }>(ONE, { id: badPic });
     expect(pic.errors?.some((error) => error.extensions?.code === 'INTERNAL_SERVER_ERROR')).not.toBe(true);
     expect(pic.data?.instagramUser?.profilePic).toBeNull();
+    expect(pic.errors?.[0]).toMatchObject({ path: ['instagramUser', 'profilePic'], extensions: { code: 'UPSTREAM_ERROR' } });
+
+    // Never cached: asking again reads Meta again (the good fields alone would be a cache hit).
+    const before = proxy.calls.length;
+    const again = await stack.gql(ONE, { id: badCount });
+    expect(again.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    expect(proxy.calls.length).toBeGreaterThan(before);
 
     const array = await stack.gql(ONE, { id: notObject });
     expect(array.data?.instagramUser).toBeNull();

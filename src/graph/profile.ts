@@ -22,6 +22,8 @@ export interface GraphProfile {
   is_verified_user?: boolean | null;
   /** Gateway-internal, never sent to clients: until when (ms) every selected field stays fresh. */
   freshUntil?: number;
+  /** Gateway-internal: fields Meta answered with a wrong type (each answered as a field error, never cached). */
+  invalid?: GraphField[];
 }
 
 /** IGSIDs are opaque digit strings; anything else never leaves the gateway. */

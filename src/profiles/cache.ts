@@ -119,7 +119,10 @@ export class ProfileCache implements ProfileSource {
   }
 
   private answer(miss: Miss, fetched: FetchResult | undefined, fields: readonly GraphField[], now: number): ProfileOutcome {
-    if (fetched?.ok) return { ok: true, profile: this.freshProfile(fetched.entry, miss.igsid, fields) };
+    if (fetched?.ok) {
+      const profile = this.freshProfile(fetched.entry, miss.igsid, fields);
+      return fetched.invalid ? { ok: true, profile, invalid: fetched.invalid } : { ok: true, profile };
+    }
     const failure = fetched?.failure;
     if (failure && miss.entry && miss.servableOnError && STALE_IF_ERROR_CODES.has(failure.code)) {
       this.metrics.staleServed.inc({ account: this.account, reason: 'error' });
@@ -143,9 +146,11 @@ export class ProfileCache implements ProfileSource {
     for (const igsid of ids) {
       const outcome = outcomes.get(igsid);
       if (outcome?.ok) {
-        const entry = mergeProfile(latest.get(igsid), outcome.profile, fields, now);
+        // A field Meta answered with a wrong type is never stored: the cache keeps what it knew.
+        const valid = outcome.invalid ? fields.filter((field) => !outcome.invalid!.includes(field)) : fields;
+        const entry = mergeProfile(latest.get(igsid), outcome.profile, valid, now);
         writes.push({ key: this.keyOf(igsid), value: entry, ttlMs: storeTtlMs(this.policy) });
-        results.set(igsid, { ok: true, entry });
+        results.set(igsid, outcome.invalid ? { ok: true, entry, invalid: outcome.invalid } : { ok: true, entry });
       } else if (outcome) {
         if (REMEMBERED.has(outcome.failure.code) && this.policy.negativeTtlMs > 0) {
           const negative: CacheEntry = { fields: {}, negative: { failure: outcome.failure, at: now } };
@@ -171,4 +176,4 @@ export class ProfileCache implements ProfileSource {
   }
 }
 
-type FetchResult = { ok: true; entry: CacheEntry } | { ok: false; failure: UpstreamFailure };
+type FetchResult = { ok: true; entry: CacheEntry; invalid?: GraphField[] } | { ok: false; failure: UpstreamFailure };

@@ -48,5 +48,10 @@ async function loadBatch(
 }
 
 function toResult(outcome: ProfileOutcome = missingOutcome(), igsid: string): GraphProfile | GraphQLError {
-  return outcome.ok ? outcome.profile : upstreamError(igsid, outcome.failure);
+  if (!outcome.ok) return upstreamError(igsid, outcome.failure);
+  if (!outcome.invalid) return outcome.profile;
+  // Wrong-typed fields answer as field errors (resolvers), and the answer is never cached whole.
+  const profile: GraphProfile = { ...outcome.profile, invalid: outcome.invalid, freshUntil: 0 };
+  for (const field of outcome.invalid) profile[field] = null;
+  return profile;
 }

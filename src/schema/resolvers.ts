@@ -2,8 +2,9 @@ import { cacheControlFromInfo } from '@apollo/cache-control-types';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { profilePicExpiry } from '../profiles/entry.js';
-import { IGSID_PATTERN, type GraphProfile } from '../graph/profile.js';
-import { badUserInput } from './errors.js';
+import { invalidFieldFailure } from '../graph/outcomes.js';
+import { IGSID_PATTERN, type GraphField, type GraphProfile } from '../graph/profile.js';
+import { badUserInput, upstreamError } from './errors.js';
 import { selectedGraphFields } from './selection.js';
 
 function invalidIgsid(id: string) {
@@ -30,6 +31,12 @@ function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphPr
     maxAge = Math.min(maxAge, profile?.freshUntil ? Math.floor((profile.freshUntil - now) / 1000) : 0);
   }
   cacheControlFromInfo(info).setCacheHint({ maxAge: Math.max(0, maxAge), scope: 'PRIVATE' });
+}
+
+/** A Graph field's value; one Meta answered with a wrong type is a typed field error, not a silent null. */
+function valueOf<F extends GraphField>(profile: GraphProfile, field: F): NonNullable<GraphProfile[F]> | null {
+  if (profile.invalid?.includes(field)) throw upstreamError(profile.id, invalidFieldFailure(field));
+  return profile[field] ?? null;
 }
 
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
@@ -70,17 +77,17 @@ export const resolvers: Resolvers = {
       return profiles.load(id, selectedGraphFields(info));
     },
     id: (profile) => profile.id,
-    name: (profile) => profile.name ?? null,
-    username: (profile) => profile.username ?? null,
-    profilePic: (profile) => profile.profile_pic ?? null,
+    name: (profile) => valueOf(profile, 'name'),
+    username: (profile) => valueOf(profile, 'username'),
+    profilePic: (profile) => valueOf(profile, 'profile_pic'),
     profilePicExpiresAt: (profile) => {
-      const expiry = profilePicExpiry(profile.profile_pic);
+      const expiry = profilePicExpiry(valueOf(profile, 'profile_pic'));
       return expiry === null ? null : new Date(expiry).toISOString();
     },
-    followerCount: (profile) => profile.follower_count ?? null,
-    isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
-    isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
-    isVerifiedUser: (profile) => profile.is_verified_user ?? null,
+    followerCount: (profile) => valueOf(profile, 'follower_count'),
+    isUserFollowBusiness: (profile) => valueOf(profile, 'is_user_follow_business'),
+    isBusinessFollowUser: (profile) => valueOf(profile, 'is_business_follow_user'),
+    isVerifiedUser: (profile) => valueOf(profile, 'is_verified_user'),
     lastInteractionAt: async (profile, _args, { interactions }, info) => {
       // Changes with every webhook delivery: a response that shows it is never cached whole.
       cacheControlFromInfo(info).setCacheHint({ maxAge: 0 });
