@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
+import type * as GraphQL from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { buildGatewaySchema } from '../../src/schema/build.js';
 import { limitRules, SDL_WEIGHT, SelectionCoster } from '../../src/schema/limits.js';
 
 // The schema is built by @apollo/subgraph, which loads graphql's CommonJS build: validate with that one.
-const { getIntrospectionQuery, parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+const { getIntrospectionQuery, parse, validate } = createRequire(import.meta.url)('graphql') as typeof GraphQL;
 const schema = buildGatewaySchema();
 const LIMITS = { queryDepth: 15, rootFields: 250, selections: 5000 };
 
