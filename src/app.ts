@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
+import { registerAvatars } from './http/avatars.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
 import { registerPlayground } from './http/playground.js';
@@ -28,7 +29,7 @@ const SIMULATOR_TOKEN = 'simulator-demo-token';
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
   let simulator: Simulator | undefined;
   if (config.simulated) {
-    simulator = await startSimulator({ latencyMs: 25 });
+    simulator = await startSimulator({ latencyMs: 25, selfCdn: true });
     logger.warn(
       { simulator: simulator.url },
       '⚠ SIMULATED DATA ⚠ INSTAGRAM_ACCESS_TOKEN is not set: every profile comes from the built-in Graph API simulator, not from Instagram. Set INSTAGRAM_ACCESS_TOKEN to serve real data.',
@@ -91,7 +92,15 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  await registerGraphQL(app, { config, accounts, logger, metrics });
+  const avatars = registerAvatars(app, {
+    config,
+    accounts,
+    secrets: profiles.map((account, i) => ({ id: account.id, ...credentials[i]! })),
+    extraHosts: simulator ? [new URL(simulator.url).hostname] : [],
+    metrics,
+    logger,
+  });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 

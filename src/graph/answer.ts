@@ -8,7 +8,7 @@ import type { ProfileOutcome } from './outcomes.js';
  */
 export function outcomeOf(status: number, headers: Headers, body: unknown, igsid: string): ProfileOutcome {
   if (status >= 200 && status < 300 && body && typeof body === 'object' && !graphErrorOf(body)) {
-    return { ok: true, profile: { ...(body as object), id: igsid } as GraphProfile };
+    return { ok: true, profile: { ...(body as object), id: igsid, fetchedAt: Date.now() } as GraphProfile };
   }
   return { ok: false, failure: classifyGraphError(status, graphErrorOf(body), retryAfterFrom(headers), igsid) };
 }

@@ -22,6 +22,8 @@ export interface GraphProfile {
   is_verified_user?: boolean | null;
   /** Gateway-internal, never sent to clients: until when (ms) every selected field stays fresh. */
   freshUntil?: number;
+  /** Gateway-internal: when (epoch ms) the answered fields were read from Meta (the oldest of them). */
+  fetchedAt?: number;
 }
 
 /** IGSIDs are opaque digit strings; anything else never leaves the gateway. */

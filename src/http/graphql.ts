@@ -7,6 +7,7 @@ import DataLoader from 'dataloader';
 import type { FastifyInstance } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
+import type { AvatarLinks } from '../avatars/links.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -56,7 +57,7 @@ function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
 }
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
+export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; avatars: AvatarLinks }) {
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -107,6 +108,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
         maxIdsPerQuery: deps.config.limits.idsPerQuery,
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
+        avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
       };
     },
   });

@@ -61,6 +61,8 @@ export function selectionState(entry: CacheEntry, fields: readonly GraphField[],
 export function profileFrom(entry: CacheEntry, igsid: string, fields: readonly GraphField[]): GraphProfile {
   const profile: Record<string, unknown> = { id: igsid };
   for (const field of fields) profile[field] = entry.fields[field]?.value ?? null;
+  const fetchedAt = oldestFetch(entry, fields.length ? fields : (Object.keys(entry.fields) as GraphField[]));
+  if (Number.isFinite(fetchedAt)) profile.fetchedAt = fetchedAt;
   return profile as unknown as GraphProfile;
 }
 

@@ -73,6 +73,8 @@ export const resolvers: Resolvers = {
     name: (profile) => profile.name ?? null,
     username: (profile) => profile.username ?? null,
     profilePic: (profile) => profile.profile_pic ?? null,
+    avatarUrl: (profile, _args, { avatarUrl }) => avatarUrl(profile.id),
+    fetchedAt: (profile) => (profile.fetchedAt === undefined ? null : new Date(profile.fetchedAt).toISOString()),
     profilePicExpiresAt: (profile) => {
       const expiry = profilePicExpiry(profile.profile_pic);
       return expiry === null ? null : new Date(expiry).toISOString();
