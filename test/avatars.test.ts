@@ -1,10 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchableUrl } from '../src/avatars/cdn.js';
+import { createGateway } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
 import { simulatedProfile } from '../src/simulator/index.js';
+import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
 
+const redisOk = await redisForTests();
 /** Loopback stack whose simulator serves pictures from its own fake CDN (the only allowed host). */
 const AVATAR_ENV = { AVATAR_ALLOWED_HOSTS: '127.0.0.1' };
 
@@ -335,3 +341,59 @@ describe('avatar expiry and recovery', () => {
     }
   });
 });
+
+describe.runIf(redisOk)('avatar bytes shared through Redis', () => {
+  it('a second replica serves a picture the first fetched: 0 CDN fetches, 0 Graph reads; a corrupt value is a miss', async () => {
+    const env = { ...AVATAR_ENV, REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: `avatar-test-${randomUUID().slice(0, 8)}` };
+    const first = await startStack({ env, sim: { selfCdn: true } });
+    // The second replica reads the same simulator (same Meta, same CDN).
+    const config = loadConfig({ INSTAGRAM_ACCESS_TOKEN: TEST_TOKEN, INSTAGRAM_GRAPH_URL: first.sim.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+    const second = await createGateway(config, createLogger({ level: 'silent', secrets: [] }));
+    try {
+      const secondUrl = await second.listen();
+      const ready = async (url: string) => ((await (await fetch(`${url}/readyz`)).json()) as { cache: { status: string } }).cache.status === 'ok';
+      const deadline = Date.now() + 5000;
+      while (!(await ready(first.url)) || !(await ready(secondUrl))) {
+        if (Date.now() > deadline) throw new Error('Redis not ready on both replicas');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const [id, corrupt] = withPicture(2, 300);
+      const url = await avatarUrlOf(first, id!);
+      const fetched = await getAvatar(url);
+      first.sim.resetCalls();
+      const shared = await getAvatar(url.replace(new URL(first.url).port, new URL(secondUrl).port));
+      expect(shared.headers.get('x-avatar-source')).toBe('instagram');
+      expect(shared.bytes.equals(fetched.bytes)).toBe(true);
+      expect(first.sim.calls).toHaveLength(0);
+
+      // A value that fails validation is ignored: the picture is fetched again.
+      const corruptUrl = await avatarUrlOf(first, corrupt!);
+      // Keyv's envelope around a value our schema refuses (bytes that are not base64 text).
+      const key = `keyv::${env.CACHE_KEY_PREFIX}:${first.gateway.accounts.only()!.id}:avatar:${corrupt}`;
+      const bad = JSON.stringify({ source: 'instagram', contentType: 'image/png', b64: 7, etag: '"x"', expiresAt: Date.now() + 60_000 });
+      expect(await redisCommand(['SET', key, JSON.stringify({ value: bad, expires: null }), 'PX', '60000'])).toBe('+OK');
+      first.sim.resetCalls();
+      const recovered = await getAvatar(corruptUrl.replace(new URL(first.url).port, new URL(secondUrl).port));
+      expect(recovered.headers.get('x-avatar-source')).toBe('instagram');
+      expect(cdnCalls(first).length).toBe(1);
+      expect(await redisCommand(['GET', key])).not.toContain('"b64":7');
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
+
+/** One Redis command (RESP) against the shared test Redis; resolves with the first reply line. */
+function redisCommand(args: string[]): Promise<string> {
+  const { hostname, port } = new URL(SHARED_REDIS_URL);
+  const frame = `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: hostname, port: Number(port) }, () => socket.write(frame));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().trim());
+    });
+    socket.once('error', reject);
+  });
+}

@@ -45,6 +45,8 @@ export class AvatarStore {
   private readonly memory: LRUCache<string, StoredAvatar> | undefined;
   private readonly redis: Keyv | undefined;
   private readonly adapter: KeyvRedis<string> | undefined;
+  /** The first connection attempt: operations wait for it (at most the Redis timeout) instead of skipping Redis at start-up. */
+  private connecting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: AvatarStoreOptions) {
     if (options.maxBytes > 0) {
@@ -62,7 +64,7 @@ export class AvatarStore {
       this.redis = new Keyv({ store: this.adapter, useKeyPrefix: false, throwOnErrors: true });
       this.redis.on('error', () => undefined);
       this.adapter.client.on('error', () => undefined);
-      void this.adapter.getClient().catch(() => undefined);
+      this.connecting = this.adapter.getClient().catch(() => undefined);
     }
   }
 
@@ -114,14 +116,16 @@ export class AvatarStore {
 
   private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {
     const client = this.adapter?.client as { isReady?: boolean } | undefined;
-    if (!client?.isReady) return undefined;
     let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redis timeout')), this.options.redisTimeoutMs);
+    });
     try {
+      if (!client?.isReady) await Promise.race([this.connecting, timeout]);
+      if (!client?.isReady) return undefined;
       return await Promise.race([
         run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('redis timeout')), this.options.redisTimeoutMs);
-        }),
+        timeout,
       ]);
     } catch {
       this.options.onRedisError(operation);
