@@ -195,6 +195,17 @@ describe('avatars', () => {
       expect(cdnCalls(stack)).toHaveLength(0);
     });
 
+    it('a CDN that keeps refusing (403): one fresh profile read, one retry, then the placeholder', async () => {
+      const [id] = withPicture(1, 85);
+      const url = await avatarUrlOf(stack, id!);
+      await stack.gql(`{ instagramUser(id: "${id}") { name username profilePic } }`);
+      stack.sim.configure({ cdnAnswer: 'forbidden' });
+      stack.sim.resetCalls();
+      expectPlaceholder(await getAvatar(url));
+      expect(cdnCalls(stack).map((call) => call.status)).toEqual([403, 403]);
+      expect(graphReads(stack)).toHaveLength(1);
+    });
+
     it('CDN failing, or answering something that is not an image', async () => {
       const [failing, html] = withPicture(2, 80);
       stack.sim.configure({ cdnAnswer: 'error' });
@@ -288,12 +299,12 @@ describe('avatar expiry and recovery', () => {
   });
 
   it('past the URL expiry, the profile is read again for a fresh URL, then the bytes', async () => {
-    stack = await startStack({ env: { ...AVATAR_ENV, PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '0' }, sim: { selfCdn: true, profilePicTtlSeconds: 2 } });
+    stack = await startStack({ env: { ...AVATAR_ENV, PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '0' }, sim: { selfCdn: true, profilePicTtlSeconds: 3 } });
     const [id] = withPicture(1, 200);
     const url = await avatarUrlOf(stack, id!);
     const first = await getAvatar(url);
     expect(first.headers.get('x-avatar-source')).toBe('instagram');
-    expect(maxAgeOf(first.headers)).toBeLessThanOrEqual(2);
+    expect(maxAgeOf(first.headers)).toBeLessThanOrEqual(3);
     // Wait until the picture's oe= has passed (the simulator's CDN now answers 403 for the old URL).
     const profile = await stack.gql<{ instagramUser: { profilePicExpiresAt: string } }>(`{ instagramUser(id: "${id}") { profilePicExpiresAt } }`);
     const expiresAt = Date.parse(profile.data!.instagramUser.profilePicExpiresAt);
@@ -319,6 +330,32 @@ describe('avatar expiry and recovery', () => {
     expect(answer.headers.get('x-avatar-source')).toBe('instagram');
     expect(cdnCalls(stack).map((call) => call.status)).toEqual([403, 200]);
     expect(graphReads(stack)).toHaveLength(1);
+  });
+
+  it('a CDN slower than AVATAR_FETCH_TIMEOUT_MS, or more fetches than AVATAR_MAX_CONCURRENT_FETCHES: placeholders, the busy one never kept', async () => {
+    const hanging = await startEdge(() => undefined);
+    try {
+      stack = await startStack({ env: { ...AVATAR_ENV, AVATAR_FETCH_TIMEOUT_MS: '300', AVATAR_MAX_CONCURRENT_FETCHES: '1' }, sim: { selfCdn: true } });
+      const [slow, other] = withPicture(2, 230);
+      const urls = [await avatarUrlOf(stack, slow!), await avatarUrlOf(stack, other!)];
+      stack.sim.configure({ profileOverrides: { [slow!]: { profile_pic: `http://127.0.0.1:${hanging.port}/slow.png` } } });
+      await stack.gateway.accounts.only()!.forget(slow!);
+      const pending = getAvatar(urls[0]!);
+      // The slow fetch holds the only slot: the other picture is not queued behind it.
+      while (hanging.hits.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      const busy = await getAvatar(urls[1]!);
+      expect(busy.headers.get('x-avatar-source')).toBe('placeholder');
+      expect(maxAgeOf(busy.headers)).toBe(0);
+      const timedOut = await pending;
+      expect(timedOut.headers.get('x-avatar-source')).toBe('placeholder');
+      expect((await getAvatar(urls[1]!)).headers.get('x-avatar-source')).toBe('instagram');
+      const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+      expect(metrics).toMatch(/igpg_avatar_cdn_fetches_total\{account="[^"]+",outcome="timeout"\} 1/);
+      expect(metrics).toMatch(/igpg_avatar_placeholders_total\{account="[^"]+",reason="busy"\} 1/);
+    } finally {
+      hanging.server.closeAllConnections();
+      await new Promise((resolve) => hanging.server.close(resolve));
+    }
   });
 
   it('the same avatarUrl on every replica and across restarts (PUBLIC_URL, same key)', async () => {
