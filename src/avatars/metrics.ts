@@ -18,7 +18,7 @@ export class AvatarMetrics {
     });
     this.placeholders = new Counter({
       name: 'igpg_avatar_placeholders_total',
-      help: 'Placeholders generated instead of a picture, by reason (no_picture, unreadable, host_refused, cdn_failed, not_image, too_large, busy).',
+      help: 'Placeholders generated instead of a picture, by reason (no_picture, unreadable, host_refused, cdn_failed, not_image, too_large, busy, error).',
       labelNames: ['account', 'reason'],
       registers,
     });

@@ -12,7 +12,7 @@ import type { AvatarStore, StoredAvatar } from './store.js';
 /** How long a placeholder is kept and may be cached by browsers: a new picture shows up soon after. */
 export const PLACEHOLDER_TTL_MS = 60_000;
 
-type PlaceholderReason = 'no_picture' | 'unreadable' | 'host_refused' | 'cdn_failed' | 'not_image' | 'too_large' | 'busy';
+type PlaceholderReason = 'no_picture' | 'unreadable' | 'host_refused' | 'cdn_failed' | 'not_image' | 'too_large' | 'busy' | 'error';
 
 export interface AvatarServiceOptions {
   store: AvatarStore;
@@ -52,7 +52,12 @@ export class AvatarService {
     const joined = this.inFlight.get(key);
     if (joined) return joined;
     if (this.inFlight.size >= this.options.maxConcurrent) return this.placeholder(account.id, igsid, undefined, 'busy');
-    const work = this.resolve(account, igsid, key).finally(() => this.inFlight.delete(key));
+    const work = this.resolve(account, igsid, key)
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: error, igsid }, 'avatar: unexpected failure, answering the placeholder');
+        return this.placeholder(account.id, igsid, undefined, 'error');
+      })
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, work);
     return work;
   }
@@ -102,8 +107,8 @@ export class AvatarService {
     const reason = placeholderReason(failure);
     this.options.metrics.placeholders.inc({ account, reason });
     const bytes = placeholderSvg(igsid, initialsOf(profile?.name, profile?.username));
-    // A busy answer is never kept: the next request tries for the real picture.
-    const ttl = reason === 'busy' ? 0 : PLACEHOLDER_TTL_MS;
+    // Busy and error answers are never kept: the next request tries for the real picture.
+    const ttl = reason === 'busy' || reason === 'error' ? 0 : PLACEHOLDER_TTL_MS;
     return { source: 'placeholder', contentType: 'image/svg+xml', bytes, etag: etagOf(bytes), expiresAt: this.options.clock.now() + ttl };
   }
 }
