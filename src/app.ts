@@ -97,6 +97,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     accounts,
     secrets: profiles.map((account, i) => ({ id: account.id, ...credentials[i]! })),
     extraHosts: simulator ? [new URL(simulator.url).hostname] : [],
+    store,
     metrics,
     logger,
   });

@@ -13,7 +13,7 @@ const avatar = (bytes: number, expiresAt: number): StoredAvatar => ({
 describe('avatar bytes store (memory)', () => {
   it('is bounded by bytes: least recently used pictures go first', async () => {
     const clock = new ManualClock();
-    const store = new AvatarStore({ maxBytes: 10_000, maxValueBytes: 5000, redisTimeoutMs: 100, clock, onRedisError: () => undefined });
+    const store = new AvatarStore({ maxBytes: 10_000, maxValueBytes: 5000, shared: undefined, clock });
     for (let i = 0; i < 10; i++) await store.set(`k${i}`, avatar(2000, clock.now() + 60_000));
     expect(store.memoryBytes()).toBeLessThanOrEqual(10_000);
     expect(await store.get('k9')).toBeDefined();
@@ -22,7 +22,7 @@ describe('avatar bytes store (memory)', () => {
 
   it('keeps a picture only until its expiry, and never stores one already expired', async () => {
     const clock = new ManualClock();
-    const store = new AvatarStore({ maxBytes: 10_000, maxValueBytes: 5000, redisTimeoutMs: 100, clock, onRedisError: () => undefined });
+    const store = new AvatarStore({ maxBytes: 10_000, maxValueBytes: 5000, shared: undefined, clock });
     await store.set('a', avatar(100, clock.now() + 1000));
     await store.set('gone', avatar(100, clock.now()));
     expect(await store.get('gone')).toBeUndefined();
@@ -34,7 +34,7 @@ describe('avatar bytes store (memory)', () => {
 
   it('AVATAR_CACHE_MAX_BYTES=0 keeps nothing', async () => {
     const clock = new ManualClock();
-    const store = new AvatarStore({ maxBytes: 0, maxValueBytes: 5000, redisTimeoutMs: 100, clock, onRedisError: () => undefined });
+    const store = new AvatarStore({ maxBytes: 0, maxValueBytes: 5000, shared: undefined, clock });
     await store.set('a', avatar(100, clock.now() + 1000));
     expect(await store.get('a')).toBeUndefined();
   });

@@ -1,8 +1,7 @@
-import KeyvRedis from '@keyv/redis';
-import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import type { CacheStore } from '../profiles/cache-store.js';
 
 /** One answer of `/avatars/…`, kept until its CDN URL expires (placeholders: briefly). */
 export interface StoredAvatar {
@@ -22,16 +21,15 @@ export interface AvatarStoreOptions {
   maxBytes: number;
   /** AVATAR_MAX_BYTES: a Redis value holding more is refused as corrupt. */
   maxValueBytes: number;
-  redisUrl?: string | undefined;
-  redisTimeoutMs: number;
+  /** The gateway's cache store: its Redis layer (when configured) shares the bytes between replicas. */
+  shared: CacheStore | undefined;
   clock: Clock;
-  onRedisError: (operation: string) => void;
 }
 
 const RedisValue = z.object({
   source: z.enum(['instagram', 'placeholder']),
   contentType: z.string().regex(/^image\/[a-z0-9.+-]{1,40}$/),
-  b64: z.string().max(8 * 1024 * 1024 * 4),
+  b64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/),
   etag: z.string().regex(/^"[A-Za-z0-9_-]{1,64}"$/),
   expiresAt: z.number().int().positive(),
 });
@@ -43,10 +41,6 @@ const RedisValue = z.object({
  */
 export class AvatarStore {
   private readonly memory: LRUCache<string, StoredAvatar> | undefined;
-  private readonly redis: Keyv | undefined;
-  private readonly adapter: KeyvRedis<string> | undefined;
-  /** The first connection attempt: operations wait for it (at most the Redis timeout) instead of skipping Redis at start-up. */
-  private connecting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: AvatarStoreOptions) {
     if (options.maxBytes > 0) {
@@ -55,16 +49,6 @@ export class AvatarStore {
         sizeCalculation: (value) => value.bytes.length + ENTRY_OVERHEAD_BYTES,
         perf: { now: () => options.clock.now() },
       });
-    }
-    if (options.redisUrl) {
-      this.adapter = new KeyvRedis<string>(
-        { url: options.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 2000, reconnectStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2000) } },
-        { throwOnConnectError: false, throwOnErrors: true },
-      );
-      this.redis = new Keyv({ store: this.adapter, useKeyPrefix: false, throwOnErrors: true });
-      this.redis.on('error', () => undefined);
-      this.adapter.client.on('error', () => undefined);
-      this.connecting = this.adapter.getClient().catch(() => undefined);
     }
   }
 
@@ -77,9 +61,9 @@ export class AvatarStore {
     const now = this.options.clock.now();
     const local = this.memory?.get(key);
     if (local && local.expiresAt > now) return local;
-    if (!this.redis) return undefined;
-    const raw = await this.guard('get', () => this.redis!.get<string>(key));
-    if (typeof raw !== 'string') return undefined;
+    const raw = await this.options.shared?.getRemote(key);
+    // base64 grows by 4/3; anything longer than the largest picture could be is not ours.
+    if (typeof raw !== 'string' || raw.length > Math.ceil(this.options.maxValueBytes / 3) * 4 + 1024) return undefined;
     const parsed = safeJson(raw);
     const value = RedisValue.safeParse(parsed);
     if (!value.success || value.data.expiresAt <= now) return undefined;
@@ -94,45 +78,17 @@ export class AvatarStore {
     const ttl = avatar.expiresAt - this.options.clock.now();
     if (ttl <= 0) return;
     this.remember(key, avatar);
-    if (!this.redis) return;
     const { bytes, ...rest } = avatar;
-    await this.guard('set', () => this.redis!.set(key, JSON.stringify({ ...rest, b64: bytes.toString('base64') }), ttl));
+    await this.options.shared?.setRemote(key, JSON.stringify({ ...rest, b64: bytes.toString('base64') }), ttl);
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.memory?.clear();
-    const client = this.adapter?.client as { destroy?: () => void } | undefined;
-    try {
-      client?.destroy?.();
-    } catch {
-      // already closed
-    }
   }
 
   private remember(key: string, avatar: StoredAvatar): void {
     const ttl = avatar.expiresAt - this.options.clock.now();
     if (ttl > 0) this.memory?.set(key, avatar, { ttl });
-  }
-
-  private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {
-    const client = this.adapter?.client as { isReady?: boolean } | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis timeout')), this.options.redisTimeoutMs);
-    });
-    try {
-      if (!client?.isReady) await Promise.race([this.connecting, timeout]);
-      if (!client?.isReady) return undefined;
-      return await Promise.race([
-        run(),
-        timeout,
-      ]);
-    } catch {
-      this.options.onRedisError(operation);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

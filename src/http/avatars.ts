@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { CacheStore } from '../profiles/cache-store.js';
 
 /** Browsers may keep a picture this long at most, even when Meta's URL lives longer. */
 const MAX_AGE_CAP_SECONDS = 86_400;
@@ -20,6 +21,8 @@ export interface AvatarDeps {
   secrets: readonly AccountSecrets[];
   /** Extra hosts to fetch from: the in-process simulator's in demo mode. */
   extraHosts?: readonly string[];
+  /** The profile cache's store: its Redis layer, when configured, shares picture bytes between replicas. */
+  store: CacheStore | undefined;
   metrics: Metrics;
   logger: Logger;
   clock?: Clock;
@@ -38,10 +41,8 @@ export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): AvatarL
   const store = new AvatarStore({
     maxBytes: settings.cacheMaxBytes,
     maxValueBytes: settings.maxBytes,
-    redisUrl: config.cache.enabled ? config.cache.redisUrl : undefined,
-    redisTimeoutMs: config.cache.redisTimeoutMs,
+    shared: deps.store,
     clock,
-    onRedisError: (operation) => metrics.cacheErrors.inc({ layer: 'redis', operation: `avatar_${operation}` }),
   });
   const avatarMetrics = new AvatarMetrics(metrics, () => store.memoryBytes());
   const service = new AvatarService({

@@ -15,6 +15,9 @@ export interface CacheStore {
   /** Keeps a copy of a Redis hit in memory, so the next lookup stays local. */
   setMemoryOnly(key: string, value: unknown, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Redis alone, no memory copy: for values another layer bounds in memory itself (avatar bytes). Undefined without Redis. */
+  getRemote(key: string): Promise<unknown>;
+  setRemote(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** `ok`, or `degraded` while Redis is unreachable (memory still serves). */
   state(): { layer: 'memory' | 'redis'; status: 'ok' | 'degraded' };
   close(): Promise<void>;
@@ -103,6 +106,15 @@ class LayeredStore implements CacheStore {
   async delete(key: string): Promise<void> {
     await this.memory.delete(key);
     if (this.redis && this.redisReady()) await this.guard('delete', () => this.redis!.delete(key));
+  }
+
+  async getRemote(key: string): Promise<unknown> {
+    if (!this.redis || !this.redisReady()) return undefined;
+    return this.guard('get', () => this.redis!.get(key));
+  }
+
+  async setRemote(key: string, value: unknown, ttlMs: number): Promise<void> {
+    if (this.redis && this.redisReady()) await this.guard('set', () => this.redis!.set(key, value, ttlMs));
   }
 
   state(): { layer: 'memory' | 'redis'; status: 'ok' | 'degraded' } {

@@ -2,7 +2,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerCdn, CDN_PREFIX } from './cdn.js';
+import { answerCdn, CDN_PREFIX, type CdnAnswer } from './cdn.js';
 import { answerBatch, describeBatch, MAX_BATCH, parseBatch } from './batch.js';
 import { errors, traceId, type SimAnswer } from './errors.js';
 import { answerRead, classifyRead, parseFields, type ReadContext } from './graph.js';
@@ -176,7 +176,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   }
 
   /** The fake CDN: no token, no Graph headers, no simulated latency (it is a CDN edge). */
-  function serveCdn(res: ServerResponse, call: SimCall, answer: { status: number; headers: Record<string, string>; body: Buffer | string }): void {
+  function serveCdn(res: ServerResponse, call: SimCall, answer: CdnAnswer): void {
     call.kind = 'cdn';
     call.status = answer.status;
     calls.push(call);
