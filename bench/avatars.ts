@@ -1,12 +1,14 @@
-// `npm run build && node dist/bench/avatars.js`: figures for the avatar endpoint, against the
-// simulator's fake CDN. (1) warm avatar requests/s next to a warm `instagramUser` query, in
-// alternating bounded rounds on loopback (the ratio is what to compare across machines);
-// (2) memory per 1,000 cached avatars (the cache's own byte count and the gateway's
-// external-memory growth, from its /metrics).
+// `npm run build && node --expose-gc dist/bench/avatars.js`: figures for the avatar endpoint,
+// against the simulator's fake CDN. (1) warm avatar requests/s next to a warm `instagramUser`
+// query, in alternating bounded rounds on loopback (the ratio is what to compare across machines);
+// (2) memory per 1,000 cached avatars: the cache's own byte count in the gateway (from /metrics),
+// and the heap + buffer growth of an avatar store filled in this process, measured after a GC.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { AvatarStore } from '../src/avatars/store.js';
+import { systemClock } from '../src/clock.js';
 import { simulatedProfile, startSimulator } from '../src/simulator/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -74,17 +76,13 @@ async function main() {
     }
     const cdnBefore = sim.calls.filter((call) => call.kind === 'cdn').length;
 
-    const memory = async () => ({
-      cache: await metric(gateway.url, 'igpg_avatar_cache_bytes'),
-      heapAndExternal: (await metric(gateway.url, 'igpg_nodejs_heap_size_used_bytes')) + (await metric(gateway.url, 'igpg_nodejs_external_memory_bytes')),
-    });
-    const before = await memory();
+    const before = await metric(gateway.url, 'igpg_avatar_cache_bytes');
     const cold = ids.slice(1, 1001);
     for (let i = 0; i < cold.length; i += 50) {
       const links = await Promise.all(cold.slice(i, i + 50).map((id) => avatarUrl(gateway.url, id)));
       await Promise.all(links.map(async (url) => (await fetch(url)).arrayBuffer()));
     }
-    const after = await memory();
+    const after = await metric(gateway.url, 'igpg_avatar_cache_bytes');
     const picture = (await (await fetch(link)).arrayBuffer()).byteLength;
 
     console.log(
@@ -98,8 +96,10 @@ async function main() {
           ratio: Number((median(avatarRates) / median(queryRates)).toFixed(2)),
           cdnFetchesDuringWarmRuns: cdnBefore - 1,
           pictureBytes: picture,
-          // The heap figure includes garbage not yet collected: an upper bound.
-          per1000Avatars: { cacheAccountedBytes: after.cache - before.cache, heapAndExternalGrowthBytes: after.heapAndExternal - before.heapAndExternal },
+          per1000Avatars: {
+            gatewayCacheAccountedBytes: after - before,
+            measuredInProcess: { [`${picture} B pictures`]: measureStore(picture), '10 KB pictures': measureStore(10_240) },
+          },
         },
         null,
         2,
@@ -109,6 +109,26 @@ async function main() {
     await gateway.stop();
     await sim.close();
   }
+}
+
+/** Heap + ArrayBuffer growth (after a GC) of an avatar store holding 1,000 pictures of `size` bytes. */
+function measureStore(size: number): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  const used = () => {
+    gc();
+    const memory = process.memoryUsage();
+    return memory.heapUsed + memory.arrayBuffers;
+  };
+  const store = new AvatarStore({ maxBytes: 1024 ** 3, maxValueBytes: 1024 ** 2, shared: undefined, clock: systemClock });
+  const start = used();
+  for (let i = 0; i < 1000; i++) {
+    const bytes = Buffer.alloc(size, i % 251);
+    void store.set(`igpg:17841400000000001:avatar:${1784160000000000 + i}`, { source: 'instagram', contentType: 'image/jpeg', bytes, etag: `"${'e'.repeat(27)}"`, expiresAt: Date.now() + 3_600_000 });
+  }
+  const grown = used() - start;
+  store.close();
+  return grown;
 }
 
 await main();
