@@ -335,7 +335,7 @@ describe('avatar expiry and recovery', () => {
   it('a CDN slower than AVATAR_FETCH_TIMEOUT_MS, or more fetches than AVATAR_MAX_CONCURRENT_FETCHES: placeholders, the busy one never kept', async () => {
     const hanging = await startEdge(() => undefined);
     try {
-      stack = await startStack({ env: { ...AVATAR_ENV, AVATAR_FETCH_TIMEOUT_MS: '300', AVATAR_MAX_CONCURRENT_FETCHES: '1' }, sim: { selfCdn: true } });
+      stack = await startStack({ env: { ...AVATAR_ENV, AVATAR_FETCH_TIMEOUT_MS: '1000', AVATAR_MAX_CONCURRENT_FETCHES: '1' }, sim: { selfCdn: true } });
       const [slow, other] = withPicture(2, 230);
       const urls = [await avatarUrlOf(stack, slow!), await avatarUrlOf(stack, other!)];
       stack.sim.configure({ profileOverrides: { [slow!]: { profile_pic: `http://127.0.0.1:${hanging.port}/slow.png` } } });
