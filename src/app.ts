@@ -3,6 +3,7 @@ import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, graphQLErrorBody, httpErrorCode } from './http/answers.js';
 import { ConnectionTracker, createTimedServer } from './http/connections.js';
+import { registerAvatars } from './http/avatars.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
 import { registerPlayground } from './http/playground.js';
@@ -32,7 +33,7 @@ const SIMULATOR_TOKEN = 'simulator-demo-token';
 export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
   let simulator: Simulator | undefined;
   if (config.simulated) {
-    simulator = await startSimulator({ latencyMs: 25 });
+    simulator = await startSimulator({ latencyMs: 25, selfCdn: true });
     logger.warn(
       { simulator: simulator.url },
       '⚠ SIMULATED DATA ⚠ INSTAGRAM_ACCESS_TOKEN is not set: every profile comes from the built-in Graph API simulator, not from Instagram. Set INSTAGRAM_ACCESS_TOKEN to serve real data.',
@@ -116,7 +117,16 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  await registerGraphQL(app, { config, accounts, logger, metrics });
+  const avatars = registerAvatars(app, {
+    config,
+    accounts,
+    secrets: profiles.map((account, i) => ({ id: account.id, ...credentials[i]! })),
+    extraHosts: simulator ? [new URL(simulator.url).hostname] : [],
+    store,
+    metrics,
+    logger,
+  });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 

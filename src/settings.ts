@@ -320,6 +320,60 @@ export const SETTINGS = {
     default: '600',
     schema: seconds(0, 86_400),
   }),
+  PUBLIC_URL: setting({
+    group: 'avatars',
+    key: 'publicUrl',
+    meaning: 'The gateway\'s address as clients reach it (scheme, host, optional port and path); `avatarUrl` links start with it. Unset: `http://localhost:<PORT>` (the port actually listened on).',
+    default: undefined,
+    schema: httpUrl.optional(),
+  }),
+  AVATAR_SIGNING_KEY: setting({
+    group: 'avatars',
+    key: 'signingKey',
+    meaning: 'Key that signs `avatarUrl` links (HMAC-SHA256, per business account). Unset: derived from `INSTAGRAM_APP_SECRET`, else from the account\'s own app secret, else from its access token (links then change when the token does). Give every replica the same value.',
+    default: undefined,
+    schema: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+    secret: true,
+  }),
+  AVATAR_ALLOWED_HOSTS: setting({
+    group: 'avatars',
+    key: 'allowedHosts',
+    meaning: 'Comma-separated hosts the gateway may fetch profile pictures from (`*.` = any subdomain). HTTPS only, except loopback hosts. A `profile_pic` elsewhere gets the placeholder and is never requested.',
+    default: '*.cdninstagram.com,*.fbcdn.net',
+    schema: z
+      .string()
+      .trim()
+      .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]{1,253}$|^\[[0-9a-f:]+\]$/, 'must be host names like *.cdninstagram.com')).min(1, 'must name at least one host')),
+  }),
+  AVATAR_MAX_BYTES: setting({
+    group: 'avatars',
+    key: 'maxBytes',
+    meaning: 'Largest profile picture fetched from the CDN, in bytes (larger → placeholder).',
+    default: '1048576',
+    schema: int(1024, 20 * 1024 * 1024),
+  }),
+  AVATAR_FETCH_TIMEOUT_MS: setting({
+    group: 'avatars',
+    key: 'fetchTimeoutMs',
+    meaning: 'Timeout of one CDN fetch, redirects and body included, in milliseconds (slower → placeholder).',
+    default: '5000',
+    schema: int(100, 60_000),
+  }),
+  AVATAR_CACHE_MAX_BYTES: setting({
+    group: 'avatars',
+    key: 'cacheMaxBytes',
+    meaning: 'Picture bytes kept in memory, in bytes (least recently used go first). Pictures are kept only until their CDN URL expires.',
+    default: '67108864',
+    schema: int(0, 16 * 1024 * 1024 * 1024),
+  }),
+  AVATAR_MAX_CONCURRENT_FETCHES: setting({
+    group: 'avatars',
+    key: 'maxConcurrentFetches',
+    meaning: 'Distinct pictures fetched at the same time; beyond it a request gets the placeholder (short max-age) instead of queueing.',
+    default: '64',
+    schema: int(1, 10_000),
+  }),
   MAX_IDS_PER_QUERY: setting({
     group: 'limits',
     key: 'idsPerQuery',

@@ -61,7 +61,7 @@ export function outcomeOf(status: number, usage: UsageReport, body: unknown, igs
   if (answer['id'] !== undefined && String(answer['id']) !== igsid) return { ok: false, failure: mismatchFailure() };
 
   const schemas = fieldSchemas(now);
-  const profile: GraphProfile = { id: igsid };
+  const profile: GraphProfile = { id: igsid, fetchedAt: now };
   const invalid: GraphField[] = [];
   for (const field of GRAPH_FIELDS) {
     if (!(field in answer)) continue;

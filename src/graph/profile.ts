@@ -24,6 +24,8 @@ export interface GraphProfile {
   freshUntil?: number;
   /** Gateway-internal: fields Meta answered with a wrong type (each answered as a field error, never cached). */
   invalid?: GraphField[];
+  /** Gateway-internal: when (epoch ms) the answered fields were read from Meta (the oldest of them). */
+  fetchedAt?: number;
 }
 
 /** IGSIDs are opaque digit strings; anything else never leaves the gateway. */

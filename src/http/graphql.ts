@@ -8,6 +8,7 @@ import DataLoader from 'dataloader';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
+import type { AvatarLinks } from '../avatars/links.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -126,7 +127,7 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 }
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
+export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; avatars: AvatarLinks }) {
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -182,6 +183,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
         maxIdsPerQuery: deps.config.limits.idsPerQuery,
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
+        avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
       };
     },
   });

@@ -8,10 +8,12 @@ query OneUser {
     name
     username
     profilePic
+    avatarUrl
     followerCount
     isUserFollowBusiness
     isBusinessFollowUser
     isVerifiedUser
+    fetchedAt
   }
 }
 `,

@@ -24,6 +24,8 @@ export interface AccountProfiles {
   source: ProfileSource;
   /** Drops cached `CONSENT_REQUIRED` / `USER_BLOCKED` answers (the people just interacted); keeps profiles. */
   forgetNegative(igsids: readonly string[]): Promise<void>;
+  /** Drops cached entries entirely (the next lookup reads Meta), e.g. when the CDN refuses a picture URL. */
+  forget(igsids: readonly string[]): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
   /** Seconds left of the account's pause (usage at/over the threshold, or throttled); 0 when calls to Meta may go out. */
@@ -112,7 +114,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const c = deps.cache;
   const namespace = `${c.keyPrefix}:${accountId}`;
   const interactions = createInteractionLog(namespace, deps.store);
-  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, interactions, pausedSeconds };
+  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds };
   const cache = new ProfileCache(
     accountId,
     namespace,
@@ -128,7 +130,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), interactions, pausedSeconds };
+  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), forget: (igsids) => cache.forget(igsids), interactions, pausedSeconds };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

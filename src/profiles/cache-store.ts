@@ -1,7 +1,7 @@
 // @keyv/redis ships node-redis and re-exports its client; the store speaks plain Redis through it.
 import { createClient } from '@keyv/redis';
 import { LRUCache } from 'lru-cache';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -41,6 +41,9 @@ export interface CacheStore {
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
   deleteMany(keys: readonly string[]): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Redis alone, no memory copy: for values another layer bounds in memory itself (avatar bytes). Undefined without Redis, or when not JSON. */
+  getRemote(key: string): Promise<unknown>;
+  setRemote(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** `ok`, or `degraded` while Redis is unreachable (memory still serves). */
   state(): { layer: StoreLayer; status: 'ok' | 'degraded' };
   close(): Promise<void>;
@@ -169,6 +172,17 @@ class LayeredStore implements CacheStore {
 
   async delete(key: string): Promise<void> {
     await this.deleteMany([key]);
+  }
+
+  async getRemote(key: string): Promise<unknown> {
+    const redis = this.readyRedis();
+    const raw = redis ? await this.guard('get', () => redis.get(key)) : undefined;
+    return typeof raw === 'string' ? this.parse(key, raw, z.unknown())?.value : undefined;
+  }
+
+  async setRemote(key: string, value: unknown, ttlMs: number): Promise<void> {
+    const redis = this.readyRedis();
+    if (redis) await this.guard('set', () => redis.set(key, JSON.stringify(value), { expiration: { type: 'PX', value: Math.max(1, Math.round(ttlMs)) } }));
   }
 
   state(): { layer: StoreLayer; status: 'ok' | 'degraded' } {

@@ -56,6 +56,11 @@ export class ProfileCache implements ProfileSource {
     return `${this.namespace}:${igsid}`;
   }
 
+  /** Forgets what is cached for these ids (the next lookup reads Meta), e.g. a picture URL the CDN refused. */
+  async forget(igsids: readonly string[]): Promise<void> {
+    await this.store.deleteMany(igsids.map((igsid) => this.keyOf(igsid)));
+  }
+
   /** Forgets remembered refusals (consent, blocked) of these ids but keeps cached profiles. */
   async forgetNegative(igsids: readonly string[]): Promise<void> {
     const hits = await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);

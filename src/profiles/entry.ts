@@ -110,6 +110,8 @@ export function selectionState(entry: CacheEntry, fields: readonly GraphField[],
 export function profileFrom(entry: CacheEntry, igsid: string, fields: readonly GraphField[]): GraphProfile {
   const profile: GraphProfile = { id: igsid };
   for (const field of fields) copyField(profile, entry, field);
+  const fetchedAt = oldestFetch(entry, fields.length ? fields : (Object.keys(entry.fields) as GraphField[]), Number.POSITIVE_INFINITY);
+  if (Number.isFinite(fetchedAt)) profile.fetchedAt = fetchedAt;
   return profile;
 }
 

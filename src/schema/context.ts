@@ -15,4 +15,6 @@ export interface GatewayContext {
   idsLeft: { count: number };
   /** Profiles served stale because Meta failed; reported in `extensions.staleProfiles`. */
   staleProfiles: Array<{ igsid: string } & StaleNotice>;
+  /** The person's signed, stable `/avatars/…` link for this account. */
+  avatarUrl: (igsid: string) => string;
 }

@@ -80,6 +80,8 @@ export const resolvers: Resolvers = {
     name: (profile) => valueOf(profile, 'name'),
     username: (profile) => valueOf(profile, 'username'),
     profilePic: (profile) => valueOf(profile, 'profile_pic'),
+    avatarUrl: (profile, _args, { avatarUrl }) => avatarUrl(profile.id),
+    fetchedAt: (profile) => (profile.fetchedAt === undefined ? null : new Date(profile.fetchedAt).toISOString()),
     profilePicExpiresAt: (profile) => {
       const expiry = profilePicExpiry(valueOf(profile, 'profile_pic'));
       return expiry === null ? null : new Date(expiry).toISOString();

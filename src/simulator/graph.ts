@@ -9,6 +9,8 @@ export interface ReadContext {
   businessId: string;
   options: SimulatorOptions;
   attempts: AttemptCounter;
+  /** The simulator's URL when its fake CDN serves the pictures. */
+  cdnBase?: string | undefined;
 }
 
 export type ReadKind = 'single' | 'me' | 'ids' | 'other';
@@ -56,7 +58,7 @@ export function answerRead(ctx: ReadContext, objectPath: string, query: URLSearc
 export function profileFor(ctx: ReadContext, igsid: string): SimProfile {
   const { options, businessId } = ctx;
   return {
-    ...simulatedProfile(igsid, businessId, Date.now(), options.profilePicTtlSeconds ?? DEFAULT_PIC_TTL_SECONDS),
+    ...simulatedProfile(igsid, businessId, Date.now(), options.profilePicTtlSeconds ?? DEFAULT_PIC_TTL_SECONDS, ctx.cdnBase),
     ...options.profileOverrides?.[igsid],
     ...options.profilesByBusiness?.[businessId]?.[igsid],
   };

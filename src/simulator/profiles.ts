@@ -1,6 +1,7 @@
 // Deterministic fake Instagram users: the same IGSID under the same business always yields the
 // same profile (except the profile_pic expiry, which follows the clock like the real CDN's).
 import { createHash } from 'node:crypto';
+import { CDN_PREFIX, cdnSignature } from './cdn.js';
 import { DEFAULT_BUSINESS_ID, type SimProfile } from './types.js';
 
 const FIRST = ['Ana', 'Bruno', 'Chloé', 'Dmitri', 'Emeka', 'Fatima', 'Giulia', 'Hiro', 'Ingrid', 'João', 'Kavya', 'Liam', 'Mei', 'Noah', 'Olu', 'Priya', 'Quentin', 'Rosa', 'Sven', 'Tomás', 'Uma', 'Valentina', 'Wei', 'Yara', 'Zoë'];
@@ -34,6 +35,8 @@ export function simulatedProfile(
   businessId: string = DEFAULT_BUSINESS_ID,
   nowMs: number = Date.now(),
   picTtlSeconds: number = DEFAULT_PIC_TTL_SECONDS,
+  /** The simulator's own URL when its fake CDN serves the pictures (`selfCdn`); else Meta-looking URLs. */
+  cdnBase?: string,
 ): SimProfile {
   const h = seed(igsid, businessId);
   const b = (i: number) => h[i % h.length]!;
@@ -45,8 +48,10 @@ export function simulatedProfile(
   if (b(3) % 7 !== 0) {
     const oe = picExpiry(nowMs, picTtlSeconds).toString(16).toUpperCase().padStart(8, '0');
     const asset = h.readBigUInt64BE(8).toString().slice(0, 17);
-    const oh = createHash('sha256').update(`${h.toString('hex')}:${oe}`).digest('hex').slice(0, 32);
-    profilePic = `https://scontent.cdninstagram.com/v/t51.2885-19/${asset}_n.jpg?stp=dst-jpg&_nc_ht=scontent.cdninstagram.com&oh=00_${oh}&oe=${oe}`;
+    const oh = cdnSignature(asset, oe);
+    profilePic = cdnBase
+      ? `${cdnBase}${CDN_PREFIX}${asset}_n.png?stp=dst-png&oh=00_${oh}&oe=${oe}`
+      : `https://scontent.cdninstagram.com/v/t51.2885-19/${asset}_n.jpg?stp=dst-jpg&_nc_ht=scontent.cdninstagram.com&oh=00_${oh}&oe=${oe}`;
   }
   // Follower counts spread over orders of magnitude, like real accounts: 0 .. ~300k.
   const u = h.readUInt32BE(16) / 2 ** 32;

@@ -2,6 +2,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerCdn, CDN_PREFIX, type CdnAnswer } from './cdn.js';
 import { answerBatch, describeBatch, MAX_BATCH, parseBatch } from './batch.js';
 import { errors, traceId, type SimAnswer } from './errors.js';
 import { answerRead, classifyRead, parseFields, type ReadContext } from './graph.js';
@@ -78,6 +79,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   const attempts = new AttemptCounter();
   const sleepers = new Set<() => void>();
   let closed = false;
+  let selfUrl = '';
 
   /** Waits ms, but gives up at once when the simulator closes or the client goes away. */
   function sleep(ms: number, res: ServerResponse): Promise<void> {
@@ -135,6 +137,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
       call.kind = 'batch';
       if (batch && 'parts' in batch) Object.assign(call, describeBatch(batch.parts));
     }
+    if (method === 'GET' && url.pathname.startsWith(CDN_PREFIX)) return serveCdn(res, call, answerCdn(url.pathname, query, options, Date.now()));
     if (route.objectPath.includes('/')) return finish(res, call, answerRead(baseCtx(), route.objectPath, query));
 
     // Authentication: Bearer header, then query, then form field.
@@ -153,7 +156,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
       if (call.appsecretProof === null) return finish(res, call, errors.proofMissing());
       if (!proofMatches(secret, call.token, call.appsecretProof)) return finish(res, call, errors.proofInvalid());
     }
-    const ctx: ReadContext = { businessId, options, attempts };
+    const ctx: ReadContext = { businessId, options, attempts, cdnBase: options.selfCdn ? selfUrl : undefined };
 
     if (isBatch && batch) {
       // Refusal after authentication: a host checks the token before it looks at the method.
@@ -179,7 +182,17 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   }
 
   function baseCtx(): ReadContext {
-    return { businessId: DEFAULT_BUSINESS_ID, options, attempts };
+    return { businessId: DEFAULT_BUSINESS_ID, options, attempts, cdnBase: options.selfCdn ? selfUrl : undefined };
+  }
+
+  /** The fake CDN: no token, no Graph headers, no simulated latency (it is a CDN edge). */
+  function serveCdn(res: ServerResponse, call: SimCall, answer: CdnAnswer): void {
+    call.kind = 'cdn';
+    call.status = answer.status;
+    calls.push(call);
+    if (closed || res.destroyed) return;
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
   }
 
   /** Logs the call, waits the configured latency (plus any `slow` delay), then answers. */
@@ -221,9 +234,10 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  selfUrl = `http://${host}:${address.port}`;
 
   return {
-    url: `http://${host}:${address.port}`,
+    url: selfUrl,
     calls,
     options,
     configure(patch) {

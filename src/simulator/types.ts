@@ -24,6 +24,10 @@ export interface SimulatorOptions {
   appUsage?: UsageNumbers;
   businessUsage?: BusinessUsageNumbers;
   profilePicTtlSeconds?: number;
+  /** Point `profile_pic` at the simulator's own fake CDN (`/cdn/…`, PNGs, 403 after `oe=`) instead of Meta-looking URLs. */
+  selfCdn?: boolean;
+  /** How the fake CDN answers: `ok` (default), `error` (503), `html` (a 200 HTML page), `forbidden` (403). */
+  cdnAnswer?: 'ok' | 'error' | 'html' | 'forbidden';
   scenarios?: Record<string, Scenario>;
   profileOverrides?: Record<string, Partial<SimProfile>>;
   profilesByBusiness?: Record<string, Record<string, Partial<SimProfile>>>;
@@ -48,7 +52,7 @@ export interface SimCall {
   at: number;
   method: string;
   path: string;
-  kind: 'single' | 'batch' | 'ids' | 'me' | 'other';
+  kind: 'single' | 'batch' | 'ids' | 'me' | 'cdn' | 'other';
   ids: string[];
   fields: string[];
   version: string | null;

@@ -26,6 +26,7 @@ describe('webhook deliveries in process', () => {
       id: BUSINESS,
       source: { load: async () => new Map() },
       forgetNegative: () => gate,
+      forget: async () => undefined,
       interactions: { record: async () => undefined, lastAt: async (ids) => ids.map(() => null) },
       pausedSeconds: () => 0,
     };

@@ -20,6 +20,7 @@ function fakeAccount() {
     id: BUSINESS,
     source: { load: async () => new Map() },
     forgetNegative: async (igsids) => void forgotten.push(...igsids),
+    forget: async () => undefined,
     interactions: {
       record: async (times) => {
         for (const [igsid, at] of times) recorded.set(igsid, Math.max(recorded.get(igsid) ?? 0, at));
