@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
+import { CrmRedis } from './profiles/crm-redis.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 
 export interface Gateway {
@@ -44,6 +45,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
       })
     : undefined;
+  const crmRedis = config.cache.redisUrl ? new CrmRedis(config.cache.redisUrl, config.cache.redisTimeoutMs, logger, metrics) : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const profiles = await Promise.all(
@@ -58,6 +60,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         logger,
         metrics,
         store,
+        crm: config.crm,
+        crmRedis,
       }),
     ),
   );
@@ -107,6 +111,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       closing = true;
       await app.close();
       await store?.close();
+      crmRedis?.close();
       await simulator?.close();
     },
   };

@@ -10,6 +10,10 @@ import { UpstreamBatcher } from './batcher.js';
 import type { CacheStore } from './cache-store.js';
 import { CachedProfileSource } from './service.js';
 import { createInteractionLog, type InteractionLog } from './interactions.js';
+import { systemClock } from '../clock.js';
+import { createCommenterLog, type CommenterLog } from './commenters.js';
+import { createContactLog, type ContactLog } from './contacts.js';
+import type { CrmRedis } from './crm-redis.js';
 import { UpstreamSource, type ProfileSource } from './source.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
@@ -23,6 +27,12 @@ export interface AccountProfiles {
   forgetNegative(igsid: string): Promise<void>;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
+  /** Who interacted, most recent first (`instagramContacts`). */
+  contacts: ContactLog;
+  /** Usernames from comment webhooks, for people who have not consented. */
+  commenters: CommenterLog;
+  /** INFLUENCER_MIN_FOLLOWERS */
+  influencerMinFollowers: number;
 }
 
 export interface AccountDeps {
@@ -36,6 +46,9 @@ export interface AccountDeps {
   logger: Logger;
   metrics: Metrics;
   store: CacheStore | undefined;
+  crm: Config['crm'];
+  /** Contacts and commenters in Redis when `REDIS_URL` is set (shared by accounts). */
+  crmRedis: CrmRedis | undefined;
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -94,7 +107,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
 
   const c = deps.cache;
   const interactions = createInteractionLog(`${c.keyPrefix}:${accountId}`, deps.store);
-  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions };
+  const lists = { namespace: `${c.keyPrefix}:${accountId}`, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock: systemClock, redis: deps.crmRedis };
+  const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
+  if (!deps.store) return { id: accountId, source: upstream, forget: async () => undefined, forgetNegative: async () => undefined, interactions, ...crm };
   const cached = new CachedProfileSource(
     accountId,
     `${c.keyPrefix}:${accountId}`,
@@ -116,6 +131,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     forget: (igsid) => cached.forget(igsid),
     forgetNegative: (igsid) => cached.forgetNegative(igsid),
     interactions,
+    ...crm,
   };
 }
 

@@ -3,6 +3,8 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { profilePicExpiry } from '../profiles/entry.js';
 import { IGSID_PATTERN, type GraphProfile } from '../graph/profile.js';
+import { displayNameOf, segmentsOf } from '../profiles/segments.js';
+import { encodeCursor, instagramContacts, withKnownUsername } from './contacts.js';
 import { badUserInput } from './errors.js';
 import { selectedGraphFields } from './selection.js';
 
@@ -35,14 +37,16 @@ function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphPr
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
 export const resolvers: Resolvers = {
   Query: {
-    instagramUser: async (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    instagramUser: async (_parent, { id }, context, info) => {
+      const { profiles, idsLeft, maxIdsPerQuery } = context;
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
       spendIds(idsLeft, 1, maxIdsPerQuery);
-      const profile = await profiles.load(id, selectedGraphFields(info));
+      const profile = await withKnownUsername(profiles.load(id, selectedGraphFields(info)), id, context);
       hintFreshness(info, [profile]);
       return profile;
     },
-    instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
+    instagramUsers: async (_parent, { ids }, context, info) => {
+      const { profiles, maxIdsPerQuery, idsLeft } = context;
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
       }
@@ -50,16 +54,31 @@ export const resolvers: Resolvers = {
       const fields = selectedGraphFields(info);
       // One entry per requested id, in order and with repeats: an invalid or failing id becomes
       // null at its own index with its own error, and never costs its neighbours their answer.
-      const settled = await Promise.allSettled(ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id)))));
+      const settled = await Promise.allSettled(
+        ids.map((id) => (IGSID_PATTERN.test(id) ? withKnownUsername(profiles.load(id, fields), id, context) : Promise.reject(invalidIgsid(id)))),
+      );
       hintFreshness(info, settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
       return settled.map((result) => (result.status === 'fulfilled' ? result.value : Promise.reject(result.reason)));
+    },
+    instagramContacts: (_parent, args, context, info) => instagramContacts(args, context, info),
+  },
+  InstagramContactEdge: {
+    cursor: (edge) => encodeCursor(edge.contact),
+    igsid: (edge) => edge.contact.igsid,
+    lastInteractionAt: (edge) => new Date(edge.contact.atMs).toISOString(),
+    node: (edge) => {
+      const profile = edge.profile;
+      if (!profile) return null;
+      if (profile.status === 'rejected') throw profile.reason;
+      return profile.value;
     },
   },
   InstagramUser: {
     // Federation `_entities`: every representation goes through the same per-request loader, so N
     // users of one supergraph query cost ⌈N/50⌉ round trips, share the cache, and fail one by one.
     // Errors are rejections, not throws: Apollo then reports them at this entity's index.
-    __resolveReference: (reference, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    __resolveReference: (reference, context, info) => {
+      const { profiles, idsLeft, maxIdsPerQuery } = context;
       const id: unknown = (reference as { id?: unknown }).id;
       if (typeof id !== 'string' || !IGSID_PATTERN.test(id)) return Promise.reject(invalidIgsid(String(id)));
       try {
@@ -67,7 +86,7 @@ export const resolvers: Resolvers = {
       } catch (error) {
         return Promise.reject(error);
       }
-      return profiles.load(id, selectedGraphFields(info));
+      return withKnownUsername(profiles.load(id, selectedGraphFields(info)), id, context);
     },
     id: (profile) => profile.id,
     name: (profile) => profile.name ?? null,
@@ -81,6 +100,8 @@ export const resolvers: Resolvers = {
     isUserFollowBusiness: (profile) => profile.is_user_follow_business ?? null,
     isBusinessFollowUser: (profile) => profile.is_business_follow_user ?? null,
     isVerifiedUser: (profile) => profile.is_verified_user ?? null,
+    segments: (profile, _args, { account }) => segmentsOf(profile, account.influencerMinFollowers),
+    displayName: (profile) => displayNameOf(profile),
     lastInteractionAt: async (profile, _args, { interactions }, info) => {
       // Changes with every webhook delivery: a response that shows it is never cached whole.
       cacheControlFromInfo(info).setCacheHint({ maxAge: 0 });
