@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { segmentsOf } from '../src/profiles/segments.js';
 import { DEFAULT_BUSINESS_ID, simulatedProfile } from '../src/simulator/index.js';
@@ -335,5 +336,42 @@ describe('contacts with Redis', () => {
     // Paging through Redis works as in memory.
     const page2 = await second.gql<Contacts>(CONTACTS, { first: 3, after: after.data!.instagramContacts.edges[1]!.cursor });
     expect(page2.data!.instagramContacts.edges.map((edge) => edge.igsid)).toEqual(ids.slice(2));
+  });
+});
+
+describe('README "CRM recipes"', () => {
+  it('every query of the section runs against the simulator', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## CRM recipes'), readme.indexOf('\n## ', readme.indexOf('## CRM recipes') + 5));
+    const blocks = [...section.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+
+    const s = await stack();
+    const ids = igsids(120, 1000);
+    await interact(s, ids);
+    const commenter = '99900001';
+    const comment = { field: 'comments', value: { id: 'c-1', text: 'hi', from: { id: commenter, username: 'readme.commenter' } } };
+    expect(await deliver(s.url, [], { changes: [comment] })).toBe(200);
+    await waitFor(async () => (await metric(s.url, 'igpg_webhook_events_total', { type: 'comment' })) >= 1, 'the comment');
+
+    for (const block of blocks) {
+      const name = /query (\w+)/.exec(block)![1]!;
+      if (name === 'Commenter') {
+        const answer = await s.gql(block);
+        expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'CONSENT_REQUIRED', knownUsername: 'readme.commenter' });
+        continue;
+      }
+      // Follow every cursor to the end, as the recipes say.
+      let after: string | null = null;
+      let pages = 0;
+      do {
+        const answer: Awaited<ReturnType<typeof s.gql<Record<string, { pageInfo?: { hasNextPage: boolean; endCursor: string | null } }>>>> = await s.gql(block, { after });
+        expect(answer.errors, name).toBeUndefined();
+        const connection = Object.values(answer.data!)[0]!;
+        after = connection.pageInfo?.hasNextPage ? connection.pageInfo.endCursor : null;
+        pages += 1;
+      } while (after && pages < 20);
+      expect(after, name).toBeNull();
+    }
   });
 });
