@@ -28,16 +28,39 @@ export interface ContactLogOptions {
   redis: CrmRedis | undefined;
 }
 
-/** Memory always (bounded); Redis in front of it when configured, memory answering whenever Redis can't. */
+/** Writes that Redis missed, replayed when it answers again: at most this many, newest kept. */
+const MAX_PENDING = 10_000;
+/** Replayed per successful call, so one call never turns into a long one. */
+const REPLAY_PER_CALL = 100;
+
+/**
+ * Memory always (bounded); Redis in front of it when configured, memory answering whenever Redis
+ * can't. A write Redis missed (down, slow, not yet connected) is kept and replayed once it answers.
+ */
 export function createContactLog(options: ContactLogOptions): ContactLog {
   const memory = new MemoryContactLog(options.retentionMs, options.maxEntries, options.clock);
   if (!options.redis) return memory;
   const redis = new RedisContactLog(`${options.namespace}:contacts`, options.redis, options.retentionMs, options.maxEntries, options.clock);
+  const pending = new Map<string, number>();
+  const miss = (igsid: string, atMs: number) => {
+    pending.delete(igsid);
+    pending.set(igsid, Math.max(atMs, pending.get(igsid) ?? 0));
+    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
+  };
+  const replay = async () => {
+    for (const [igsid, atMs] of [...pending].slice(0, REPLAY_PER_CALL)) {
+      if (!(await redis.record(igsid, atMs))) return;
+      if (pending.get(igsid) === atMs) pending.delete(igsid);
+    }
+  };
   return {
     async record(igsid, atMs) {
-      await Promise.all([memory.record(igsid, atMs), redis.record(igsid, atMs)]);
+      await memory.record(igsid, atMs);
+      if (!(await redis.record(igsid, atMs))) return miss(igsid, atMs);
+      if (pending.size) await replay();
     },
     async page(after, limit) {
+      if (pending.size) await replay();
       return (await redis.page(after, limit)) ?? memory.page(after, limit);
     },
   };
@@ -124,9 +147,11 @@ class RedisContactLog {
     private readonly clock: Clock,
   ) {}
 
-  async record(igsid: string, atMs: number): Promise<void> {
+  /** False when Redis did not take the write. */
+  async record(igsid: string, atMs: number): Promise<boolean> {
     const oldest = this.clock.now() - this.retentionMs;
-    await this.redis.run('contacts_record', ['EVAL', RECORD_SCRIPT, '1', this.key, igsid, String(atMs), String(oldest), String(this.maxEntries), String(this.retentionMs)]);
+    const args = [igsid, String(atMs), String(oldest), String(this.maxEntries), String(this.retentionMs)];
+    return (await this.redis.run('contacts_record', ['EVAL', RECORD_SCRIPT, '1', this.key, ...args])) !== undefined;
   }
 
   async page(after: Contact | undefined, limit: number): Promise<Contact[] | undefined> {
