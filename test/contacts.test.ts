@@ -37,12 +37,12 @@ function behaves(name: string, make: (clock: ManualClock, max: number) => Promis
       const clock = new ManualClock();
       const log = await make(clock, 100);
       const t = clock.now();
-      for (const [igsid, at] of [['5', t - 10], ['7', t], ['3', t], ['9', t], ['1', t - 10], ['2', t - 20]] as const) await log.record(igsid, at);
+      for (const [igsid, at] of [['5', t - 10], ['7', t], ['3', t], ['9', t], ['1', t - 10], ['2', t - 20]] as const) await log.record([{ igsid, atMs: at }]);
       const expected = [`${t}:9`, `${t}:7`, `${t}:3`, `${t - 10}:5`, `${t - 10}:1`, `${t - 20}:2`];
       for (const size of [1, 2, 4, 6, 10]) expect(await all(log, size), `pages of ${size}`).toEqual(expected);
       // Older news never moves a person back; newer news moves them to the top.
-      await log.record('9', t - 30);
-      await log.record('2', t + 5);
+      await log.record([{ igsid: '9', atMs: t - 30 }]);
+      await log.record([{ igsid: '2', atMs: t + 5 }]);
       expect(await all(log, 3)).toEqual([`${t + 5}:2`, `${t}:9`, `${t}:7`, `${t}:3`, `${t - 10}:5`, `${t - 10}:1`]);
     });
 
@@ -50,12 +50,12 @@ function behaves(name: string, make: (clock: ManualClock, max: number) => Promis
       const clock = new ManualClock();
       const log = await make(clock, 3);
       const t = clock.now();
-      for (let i = 1; i <= 5; i++) await log.record(String(i), t + i);
+      await log.record([1, 2, 3, 4, 5].map((i) => ({ igsid: String(i), atMs: t + i })));
       expect(await all(log, 10)).toEqual([`${t + 5}:5`, `${t + 4}:4`, `${t + 3}:3`]);
       await clock.advance(90 * DAY + 4);
       expect(await all(log, 10)).toEqual([`${t + 5}:5`, `${t + 4}:4`]);
       // A late delivery already past retention never shows.
-      await log.record('8', clock.now() - 91 * DAY);
+      await log.record([{ igsid: '8', atMs: clock.now() - 91 * DAY }]);
       expect(await all(log, 10)).toEqual([`${t + 5}:5`, `${t + 4}:4`]);
     });
   });
@@ -97,9 +97,9 @@ describe('with Redis', async () => {
       const clock = new ManualClock();
       const options = { namespace: `crm-unit-${randomUUID().slice(0, 8)}:1784`, retentionMs: 90 * DAY, maxEntries: 100, clock, redis: down };
       const log = createContactLog(options);
-      await log.record('1', clock.now());
+      await log.record([{ igsid: '1', atMs: clock.now() }]);
       await own.stop();
-      await log.record('2', clock.now() + 1);
+      await log.record([{ igsid: '2', atMs: clock.now() + 1 }]);
       expect(await all(log, 10)).toEqual([`${clock.now() + 1}:2`, `${clock.now()}:1`]);
       await own.start();
       await waitFor(async () => (await down.run('ping', ['PING'])) === 'PONG', 'Redis back', 10_000);

@@ -14,8 +14,8 @@ export interface Contact {
  * `Contact` is also a position: `page(after)` continues strictly after it.
  */
 export interface ContactLog {
-  /** Never moves a person's time backwards (redeliveries, out-of-order deliveries). */
-  record(igsid: string, atMs: number): Promise<void>;
+  /** Never moves a person's time backwards (redeliveries, out-of-order deliveries). One Redis call per 1000. */
+  record(contacts: readonly Contact[]): Promise<void>;
   page(after: Contact | undefined, limit: number): Promise<Contact[]>;
 }
 
@@ -30,8 +30,8 @@ export interface ContactLogOptions {
 
 /** Writes that Redis missed, replayed when it answers again: at most this many, newest kept. */
 const MAX_PENDING = 10_000;
-/** Replayed per successful call, so one call never turns into a long one. */
-const REPLAY_PER_CALL = 100;
+/** Contacts per Redis call. */
+const WRITE_CHUNK = 1000;
 
 /**
  * Memory always (bounded); Redis in front of it when configured, memory answering whenever Redis
@@ -42,22 +42,27 @@ export function createContactLog(options: ContactLogOptions): ContactLog {
   if (!options.redis) return memory;
   const redis = new RedisContactLog(`${options.namespace}:contacts`, options.redis, options.retentionMs, options.maxEntries, options.clock);
   const pending = new Map<string, number>();
-  const miss = (igsid: string, atMs: number) => {
-    pending.delete(igsid);
-    pending.set(igsid, Math.max(atMs, pending.get(igsid) ?? 0));
-    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
-  };
-  const replay = async () => {
-    for (const [igsid, atMs] of [...pending].slice(0, REPLAY_PER_CALL)) {
-      if (!(await redis.record(igsid, atMs))) return;
-      if (pending.get(igsid) === atMs) pending.delete(igsid);
+  const write = async (contacts: readonly Contact[]) => {
+    for (let i = 0; i < contacts.length; i += WRITE_CHUNK) {
+      const chunk = contacts.slice(i, i + WRITE_CHUNK);
+      if (await redis.record(chunk)) continue;
+      for (const { igsid, atMs } of chunk) {
+        pending.delete(igsid);
+        pending.set(igsid, Math.max(atMs, pending.get(igsid) ?? 0));
+        if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
+      }
     }
   };
+  const replay = async () => {
+    const missed = [...pending].map(([igsid, atMs]) => ({ igsid, atMs }));
+    pending.clear();
+    await write(missed);
+  };
   return {
-    async record(igsid, atMs) {
-      await memory.record(igsid, atMs);
-      if (!(await redis.record(igsid, atMs))) return miss(igsid, atMs);
+    async record(contacts) {
+      await memory.record(contacts);
       if (pending.size) await replay();
+      await write(contacts);
     },
     async page(after, limit) {
       if (pending.size) await replay();
@@ -82,15 +87,17 @@ export class MemoryContactLog implements ContactLog {
     private readonly clock: Clock,
   ) {}
 
-  async record(igsid: string, atMs: number): Promise<void> {
-    const known = this.byId.get(igsid);
-    if (known !== undefined) {
-      if (known >= atMs) return;
-      this.sorted.splice(this.indexAfter({ igsid, atMs: known }) - 1, 1);
+  async record(contacts: readonly Contact[]): Promise<void> {
+    for (const { igsid, atMs } of contacts) {
+      const known = this.byId.get(igsid);
+      if (known !== undefined) {
+        if (known >= atMs) continue;
+        this.sorted.splice(this.indexAfter({ igsid, atMs: known }) - 1, 1);
+      }
+      const contact = { igsid, atMs };
+      this.sorted.splice(this.indexAfter(contact), 0, contact);
+      this.byId.set(igsid, atMs);
     }
-    const contact = { igsid, atMs };
-    this.sorted.splice(this.indexAfter(contact), 0, contact);
-    this.byId.set(igsid, atMs);
     this.trim();
   }
 
@@ -121,12 +128,13 @@ export class MemoryContactLog implements ContactLog {
 }
 
 // One atomic step: add (only ever moving a time forward), drop what is past retention, keep the
-// newest `max`, and let an idle account's set expire on its own.
+// newest `max`, and let an idle account's set expire on its own. ARGV: oldest, max, ttl, then
+// score/member pairs.
 const RECORD_SCRIPT = `
-redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'GT', ARGV[i], ARGV[i + 1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
 /** `ZRANGE … WITHSCORES` as RESP2 gives it: member, score, member, score… */
@@ -148,9 +156,9 @@ class RedisContactLog {
   ) {}
 
   /** False when Redis did not take the write. */
-  async record(igsid: string, atMs: number): Promise<boolean> {
+  async record(contacts: readonly Contact[]): Promise<boolean> {
     const oldest = this.clock.now() - this.retentionMs;
-    const args = [igsid, String(atMs), String(oldest), String(this.maxEntries), String(this.retentionMs)];
+    const args = [String(oldest), String(this.maxEntries), String(this.retentionMs), ...contacts.flatMap((c) => [String(c.atMs), c.igsid])];
     return (await this.redis.run('contacts_record', ['EVAL', RECORD_SCRIPT, '1', this.key, ...args])) !== undefined;
   }
 

@@ -86,12 +86,13 @@ async function prefetchAccount(accountId: string, bySender: Map<string, Interact
   const account = deps.accounts.get(accountId)!;
   const ids = [...bySender.keys()];
   // Consent first, so the prefetch below asks Meta instead of replaying a remembered refusal.
+  const now = Date.now();
+  await account.contacts.record(ids.map((igsid) => ({ igsid, atMs: bySender.get(igsid)!.at ?? now })));
   await Promise.all(
     ids.map(async (igsid) => {
       const { at, consent } = bySender.get(igsid)!;
       // Reactions and seen receipts are interactions, but only what Meta says grants consent lifts a refusal.
       if (consent) await account.forgetNegative(igsid);
-      await account.contacts.record(igsid, at ?? Date.now());
       if (at !== undefined) await account.interactions.record(igsid, at);
     }),
   );
