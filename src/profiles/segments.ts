@@ -40,7 +40,7 @@ export function holdsAll(profile: GraphProfile, wanted: readonly CustomerSegment
   return wanted.every((segment) => held.has(segment));
 }
 
-/** The name; else the username (as "@handle" would invite a second guess, it is given bare); else a neutral label. */
+/** The name; else the username (bare, no "@"); else a neutral label. Never empty. */
 export function displayNameOf(profile: GraphProfile): string {
   const name = profile.name?.trim();
   if (name) return name;
