@@ -240,6 +240,30 @@ describe('segments and displayName', () => {
     }
   });
 
+  it('bounds a filtered scan by the request budget and says where to continue', async () => {
+    // MAX_IDS_PER_QUERY = 60 caps the scan of one call at 60 contacts (CONTACTS_SCAN_LIMIT is 500).
+    const s = await stack({ env: { MAX_IDS_PER_QUERY: '60' } });
+    const ids = igsids(100, 1100);
+    await interact(s, ids);
+    const verified = ids.filter((id) => simulatedProfile(id).is_verified_user);
+    // The simulator's data for these ids: two verified people among the first 60, two after.
+    expect(verified.map((id) => ids.indexOf(id) < 60)).toEqual([true, true, false, false]);
+    s.sim.resetCalls();
+    const one = await s.gql<Contacts>(CONTACTS, { first: 50, segments: ['VERIFIED'] });
+    expect(one.errors).toBeUndefined();
+    const page = one.data!.instagramContacts;
+    expect(page.edges.map((edge) => edge.igsid)).toEqual(verified.filter((id) => ids.indexOf(id) < 60));
+    // It stopped at the 60th contact, not at the last match: the next call scans on from there.
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    const all = await s.gql<Contacts>(CONTACTS, { first: 100 });
+    expect(all.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const sixtieth = (await s.gql<Contacts>(CONTACTS, { first: 60 })).data!.instagramContacts.edges[59]!;
+    expect(page.pageInfo.endCursor).toBe(sixtieth.cursor);
+    const two = await s.gql<Contacts>(CONTACTS, { first: 50, after: page.pageInfo.endCursor, segments: ['VERIFIED'] });
+    expect(two.data!.instagramContacts.edges.map((edge) => edge.igsid)).toEqual(verified.filter((id) => ids.indexOf(id) >= 60));
+    expect(two.data!.instagramContacts.pageInfo.hasNextPage).toBe(false);
+  });
+
   it('displayName falls back from the name to the username to a neutral label, never empty', async () => {
     const [named, unnamed, anonymous] = igsids(3, 700);
     const s = await stack({
