@@ -11,7 +11,7 @@ const config: CodegenConfig = {
         useIndexSignature: true,
         enumsAsTypes: true,
         contextType: '../schema/context.js#GatewayContext',
-        mappers: { InstagramUser: '../graph/profile.js#GraphProfile' },
+        mappers: { InstagramUser: '../graph/profile.js#GraphProfile', InstagramContactEdge: '../schema/contacts.js#ContactEdge' },
         scalars: { ID: 'string' },
       },
     },

@@ -14,6 +14,7 @@ import { systemClock } from './clock.js';
 import { Slots } from './graph/slots.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
+import { CrmRedis } from './profiles/crm-redis.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 
 export interface Gateway {
@@ -49,6 +50,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
       })
     : undefined;
+  const crmRedis = config.cache.redisUrl ? new CrmRedis(config.cache.redisUrl, config.cache.redisTimeoutMs, logger, metrics) : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
@@ -66,6 +68,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
         store,
         upstreamSlots,
+        crm: config.crm,
+        crmRedis,
       }),
     ),
   );
@@ -144,6 +148,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       connections.dropUnanswered();
       await closed;
       await store?.close();
+      crmRedis?.close();
       await simulator?.close();
     },
   };

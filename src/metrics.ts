@@ -120,7 +120,7 @@ export class Metrics {
 
   readonly webhookEvents = new Counter({
     name: 'igpg_webhook_events_total',
-    help: 'Webhook messaging items by account (a configured id, else "unknown"), type (message, postback, optin, referral, other) and result (processed, duplicate, echo, unknown_account, other_app, invalid, ignored).',
+    help: 'Webhook messaging items by account (a configured id, else "unknown"), type (message, postback, optin, referral, reaction, read, comment, other) and result (processed, duplicate, echo, unknown_account, other_app, invalid, ignored).',
     labelNames: ['account', 'type', 'result'] as const,
     registers: [this.registry],
   });

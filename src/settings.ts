@@ -22,6 +22,9 @@ const int = (min: number, max: number) =>
 /** Whole seconds in the environment, milliseconds in code. */
 const seconds = (min: number, max: number) => int(min, max).transform((value) => value * 1000);
 
+/** Whole days in the environment, milliseconds in code. */
+const days = (min: number, max: number) => int(min, max).transform((value) => value * 86_400_000);
+
 const httpUrl = z
   .string()
   .trim()
@@ -457,6 +460,27 @@ export const SETTINGS = {
     meaning: 'How long (milliseconds) an idle keep-alive connection stays open between requests.',
     default: '5000',
     schema: int(100, 600_000),
+  }),
+  INFLUENCER_MIN_FOLLOWERS: setting({
+    group: 'crm',
+    key: 'influencerMinFollowers',
+    meaning: 'The `INFLUENCER` segment holds people with more than this many followers (`VIP` = verified or influencer).',
+    default: '10000',
+    schema: int(0, 1_000_000_000),
+  }),
+  CONTACTS_RETENTION_DAYS: setting({
+    group: 'crm',
+    key: 'contactsRetentionMs',
+    meaning: 'How long (days) a person stays in `instagramContacts` after their last interaction, and how long a commenter\'s username is remembered.',
+    default: '90',
+    schema: days(1, 3650),
+  }),
+  CONTACTS_MAX_PER_ACCOUNT: setting({
+    group: 'crm',
+    key: 'contactsMaxPerAccount',
+    meaning: 'Most contacts (and, separately, commenters) kept per business account, in Redis and in memory; beyond it the least recent go first.',
+    default: '100000',
+    schema: int(1, 10_000_000),
   }),
   SHUTDOWN_TIMEOUT_MS: setting({
     group: 'server',

@@ -92,8 +92,8 @@ describe.runIf(redisOk)('Redis cache', () => {
     try {
       const gateway = await startStack({ env: { REDIS_URL: redis.url } });
       await waitFor(async () => (await readyz(gateway)).cache.status === 'ok');
-      // The gateway's connection and this probe's.
-      expect(await clients()).toBe(2);
+      // The gateway's two connections (profile cache; contacts and commenters) and this probe's.
+      await waitFor(async () => (await clients()) === 3);
       await gateway.close();
       // This process is still alive: only an explicit close drops the connection.
       await waitFor(async () => (await clients()) === 1);

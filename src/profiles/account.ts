@@ -15,6 +15,9 @@ import { ProfileCache } from './cache.js';
 import type { CacheStore } from './cache-store.js';
 import { createInteractionLog, type InteractionLog } from './interactions.js';
 import type { ProfileSource } from './source.js';
+import { createCommenterLog, type CommenterLog } from './commenters.js';
+import { createContactLog, type ContactLog } from './contacts.js';
+import type { CrmRedis } from './crm-redis.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
 export interface AccountProfiles {
@@ -30,6 +33,12 @@ export interface AccountProfiles {
   interactions: InteractionLog;
   /** Seconds left of the account's pause (usage at/over the threshold, or throttled); 0 when calls to Meta may go out. */
   pausedSeconds(): number;
+  /** Who interacted, most recent first (`instagramContacts`). */
+  contacts: ContactLog;
+  /** Usernames from comment webhooks, for people who have not consented. */
+  commenters: CommenterLog;
+  /** INFLUENCER_MIN_FOLLOWERS */
+  influencerMinFollowers: number;
 }
 
 export interface AccountDeps {
@@ -46,6 +55,9 @@ export interface AccountDeps {
   /** Upstream call slots shared by every account of the process (UPSTREAM_MAX_CONCURRENCY). */
   upstreamSlots: Slots;
   clock?: Clock;
+  crm: Config['crm'];
+  /** Contacts and commenters in Redis when `REDIS_URL` is set (shared by accounts). */
+  crmRedis: CrmRedis | undefined;
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -114,7 +126,11 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const c = deps.cache;
   const namespace = `${c.keyPrefix}:${accountId}`;
   const interactions = createInteractionLog(namespace, deps.store);
-  if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds };
+  const lists = { namespace, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock, redis: deps.crmRedis };
+  const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
+  if (!deps.store) {
+    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm };
+  }
   const cache = new ProfileCache(
     accountId,
     namespace,
@@ -130,7 +146,15 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), forget: (igsids) => cache.forget(igsids), interactions, pausedSeconds };
+  return {
+    id: accountId,
+    source: cache,
+    forgetNegative: (igsids) => cache.forgetNegative(igsids),
+    forget: (igsids) => cache.forget(igsids),
+    interactions,
+    pausedSeconds,
+    ...crm,
+  };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

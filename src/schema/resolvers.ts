@@ -5,6 +5,8 @@ import { profilePicExpiry } from '../profiles/entry.js';
 import { invalidFieldFailure } from '../graph/outcomes.js';
 import { IGSID_PATTERN, type GraphField, type GraphProfile } from '../graph/profile.js';
 import { badUserInput, upstreamError } from './errors.js';
+import { displayNameOf, segmentsOf } from '../profiles/segments.js';
+import { encodeCursor, instagramContacts, withKnownUsername } from './contacts.js';
 import { selectedGraphFields } from './selection.js';
 
 function invalidIgsid(id: string) {
@@ -42,14 +44,16 @@ function valueOf<F extends GraphField>(profile: GraphProfile, field: F): NonNull
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
 export const resolvers: Resolvers = {
   Query: {
-    instagramUser: async (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    instagramUser: async (_parent, { id }, context, info) => {
+      const { profiles, idsLeft, maxIdsPerQuery } = context;
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
       spendIds(idsLeft, 1, maxIdsPerQuery);
-      const profile = await profiles.load(id, selectedGraphFields(info));
+      const profile = await withKnownUsername(profiles.load(id, selectedGraphFields(info)), id, context);
       hintFreshness(info, [profile]);
       return profile;
     },
-    instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
+    instagramUsers: async (_parent, { ids }, context, info) => {
+      const { profiles, maxIdsPerQuery, idsLeft } = context;
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
       }
@@ -57,16 +61,31 @@ export const resolvers: Resolvers = {
       const fields = selectedGraphFields(info);
       // One entry per requested id, in order and with repeats: an invalid or failing id becomes
       // null at its own index with its own error, and never costs its neighbours their answer.
-      const settled = await Promise.allSettled(ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id)))));
+      const settled = await Promise.allSettled(
+        ids.map((id) => (IGSID_PATTERN.test(id) ? withKnownUsername(profiles.load(id, fields), id, context) : Promise.reject(invalidIgsid(id)))),
+      );
       hintFreshness(info, settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
       return settled.map((result) => (result.status === 'fulfilled' ? result.value : Promise.reject(result.reason)));
+    },
+    instagramContacts: (_parent, args, context, info) => instagramContacts(args, context, info),
+  },
+  InstagramContactEdge: {
+    cursor: (edge) => encodeCursor(edge.contact),
+    igsid: (edge) => edge.contact.igsid,
+    lastInteractionAt: (edge) => new Date(edge.contact.atMs).toISOString(),
+    node: (edge) => {
+      const profile = edge.profile;
+      if (!profile) return null;
+      if (profile.status === 'rejected') throw profile.reason;
+      return profile.value;
     },
   },
   InstagramUser: {
     // Federation `_entities`: every representation goes through the same per-request loader, so N
     // users of one supergraph query cost ⌈N/50⌉ round trips, share the cache, and fail one by one.
     // Errors are rejections, not throws: Apollo then reports them at this entity's index.
-    __resolveReference: (reference, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    __resolveReference: (reference, context, info) => {
+      const { profiles, idsLeft, maxIdsPerQuery } = context;
       const id: unknown = (reference as { id?: unknown }).id;
       if (typeof id !== 'string' || !IGSID_PATTERN.test(id)) return Promise.reject(invalidIgsid(String(id)));
       try {
@@ -74,7 +93,7 @@ export const resolvers: Resolvers = {
       } catch (error) {
         return Promise.reject(error);
       }
-      return profiles.load(id, selectedGraphFields(info));
+      return withKnownUsername(profiles.load(id, selectedGraphFields(info)), id, context);
     },
     id: (profile) => profile.id,
     name: (profile) => valueOf(profile, 'name'),
@@ -90,6 +109,8 @@ export const resolvers: Resolvers = {
     isUserFollowBusiness: (profile) => valueOf(profile, 'is_user_follow_business'),
     isBusinessFollowUser: (profile) => valueOf(profile, 'is_business_follow_user'),
     isVerifiedUser: (profile) => valueOf(profile, 'is_verified_user'),
+    segments: (profile, _args, { account }) => segmentsOf(profile, account.influencerMinFollowers),
+    displayName: (profile) => displayNameOf(profile),
     lastInteractionAt: async (profile, _args, { interactions }, info) => {
       // Changes with every webhook delivery: a response that shows it is never cached whole.
       cacheControlFromInfo(info).setCacheHint({ maxAge: 0 });

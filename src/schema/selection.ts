@@ -1,5 +1,6 @@
 import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { GraphField } from '../graph/profile.js';
+import { DISPLAY_NAME_FIELDS, SEGMENT_FIELDS } from '../profiles/segments.js';
 
 /** GraphQL field name -> Graph field name. */
 const GRAPH_FIELD_OF: Readonly<Record<string, GraphField>> = {
@@ -11,6 +12,12 @@ const GRAPH_FIELD_OF: Readonly<Record<string, GraphField>> = {
   isUserFollowBusiness: 'is_user_follow_business',
   isBusinessFollowUser: 'is_business_follow_user',
   isVerifiedUser: 'is_verified_user',
+};
+
+/** GraphQL fields computed from several Graph fields. */
+const GRAPH_FIELDS_OF: Readonly<Record<string, readonly GraphField[]>> = {
+  segments: SEGMENT_FIELDS,
+  displayName: DISPLAY_NAME_FIELDS,
 };
 
 /**
@@ -26,6 +33,7 @@ export function selectedGraphFields(info: GraphQLResolveInfo): Set<GraphField> {
       if (selection.kind === Kind.FIELD) {
         const graphField = GRAPH_FIELD_OF[selection.name.value];
         if (graphField) fields.add(graphField);
+        for (const field of GRAPH_FIELDS_OF[selection.name.value] ?? []) fields.add(field);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         if (!selection.typeCondition || selection.typeCondition.name.value === 'InstagramUser') visit(selection.selectionSet);
       } else {

@@ -2,7 +2,7 @@ import type { AccountRegistry } from '../accounts.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { WebhookDedupe } from './dedupe.js';
-import type { DeliveryEntry } from './delivery.js';
+import { CONSENT_TYPES, type DeliveryEntry } from './delivery.js';
 import type { PrefetchQueue } from './prefetch.js';
 
 export interface ProcessorDeps {
@@ -23,8 +23,9 @@ export interface ProcessorDeps {
  */
 export async function processDelivery(entries: readonly DeliveryEntry[], deps: ProcessorDeps): Promise<void> {
   const { metrics } = deps;
-  // account id → sender → latest timestamp seen in this delivery
-  const senders = new Map<string, Map<string, number | undefined>>();
+  // account id → sender → latest timestamp seen in this delivery, and whether an item granted consent
+  const senders = new Map<string, Map<string, Interaction>>();
+  const comments: Array<Promise<void>> = [];
   let fresh = 0;
   let duplicates = 0;
 
@@ -35,6 +36,15 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
       for (const event of entry.events) metrics.webhookEvents.inc({ account: 'unknown', type: event.type, result: 'unknown_account' });
       if (entry.events.length) deps.logger.warn({ account: entry.accountId, items: entry.events.length }, 'webhook entry for an account this gateway does not serve: skipped');
       continue;
+    }
+    for (const item of entry.comments) {
+      // Commenters have not consented: remember the handle only; no contact, no prefetch.
+      if (item.commenterId === undefined || item.commenterId === account.id) {
+        metrics.webhookEvents.inc({ account: account.id, type: 'comment', result: 'ignored' });
+        continue;
+      }
+      metrics.webhookEvents.inc({ account: account.id, type: 'comment', result: 'processed' });
+      comments.push(account.commenters.remember(item.commenterId, item.username, item.timestamp ?? Date.now()));
     }
     for (const event of entry.events) {
       // Echoes are the business's own messages: the "sender" is the business, not a person.
@@ -53,24 +63,35 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
       }
       fresh += 1;
       metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'processed' });
-      const bySender = senders.get(account.id) ?? new Map<string, number | undefined>();
+      const bySender = senders.get(account.id) ?? new Map<string, Interaction>();
       const known = bySender.get(event.senderId);
-      bySender.set(event.senderId, Math.max(known ?? 0, event.timestamp ?? 0) || undefined);
+      bySender.set(event.senderId, {
+        at: Math.max(known?.at ?? 0, event.timestamp ?? 0) || undefined,
+        consent: Boolean(known?.consent) || CONSENT_TYPES.has(event.type),
+      });
       senders.set(account.id, bySender);
     }
   }
   if (duplicates > 0 && fresh === 0) metrics.webhookDeliveries.inc({ result: 'duplicate' });
 
-  await Promise.all([...senders].map(([accountId, bySender]) => prefetchAccount(accountId, bySender, deps)));
+  await Promise.all([...comments, ...[...senders].map(([accountId, bySender]) => prefetchAccount(accountId, bySender, deps))]);
 }
 
-async function prefetchAccount(accountId: string, bySender: Map<string, number | undefined>, deps: ProcessorDeps): Promise<void> {
+interface Interaction {
+  at: number | undefined;
+  consent: boolean;
+}
+
+async function prefetchAccount(accountId: string, bySender: Map<string, Interaction>, deps: ProcessorDeps): Promise<void> {
   const account = deps.accounts.get(accountId)!;
   const ids = [...bySender.keys()];
   // Consent first, so the prefetch below asks Meta instead of replaying a remembered refusal.
-  await account.forgetNegative(ids);
+  const now = Date.now();
+  await account.contacts.record(ids.map((igsid) => ({ igsid, atMs: bySender.get(igsid)!.at ?? now })));
+  // Reactions and seen receipts are interactions, but only what Meta says grants consent lifts a refusal.
+  await account.forgetNegative(ids.filter((igsid) => bySender.get(igsid)!.consent));
   const times = new Map<string, number>();
-  for (const [igsid, at] of bySender) if (at !== undefined) times.set(igsid, at);
+  for (const [igsid, { at }] of bySender) if (at !== undefined) times.set(igsid, at);
   await account.interactions.record(times);
   deps.prefetchQueue(accountId)?.enqueue(ids);
 }

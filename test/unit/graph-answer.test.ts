@@ -12,18 +12,18 @@ describe('outcomeOf: Graph answers validated field by field', () => {
     const pic = `https://scontent.cdninstagram.com/v/x.jpg?oe=${oe(NOW + 3 * 86_400_000)}`;
     expect(read({ id: '42', username: 'ana', follower_count: 3, is_verified_user: false, profile_pic: pic, extra: 1 })).toEqual({
       ok: true,
-      profile: { id: '42', username: 'ana', follower_count: 3, is_verified_user: false, profile_pic: pic },
+      profile: { id: '42', fetchedAt: NOW, username: 'ana', follower_count: 3, is_verified_user: false, profile_pic: pic },
     });
   });
 
   it('a wrong-typed field is left out and listed in `invalid`', () => {
     const outcome = read({ id: '42', username: 'ana', follower_count: '3', is_user_follow_business: 'yes', name: ['x'] });
-    expect(outcome).toEqual({ ok: true, profile: { id: '42', username: 'ana' }, invalid: ['name', 'follower_count', 'is_user_follow_business'] });
+    expect(outcome).toEqual({ ok: true, profile: { id: '42', fetchedAt: NOW, username: 'ana' }, invalid: ['name', 'follower_count', 'is_user_follow_business'] });
   });
 
   it('a profile_pic whose oe= is not a sane expiry (FFFFFFFFFFFF: year 10 889) is invalid', () => {
     const outcome = read({ id: '42', profile_pic: 'https://scontent.cdninstagram.com/v/x.jpg?oe=FFFFFFFFFFFF' });
-    expect(outcome).toEqual({ ok: true, profile: { id: '42' }, invalid: ['profile_pic'] });
+    expect(outcome).toEqual({ ok: true, profile: { id: '42', fetchedAt: NOW }, invalid: ['profile_pic'] });
     expect(read({ profile_pic: 'javascript:alert(1)' })).toMatchObject({ invalid: ['profile_pic'] });
   });
 

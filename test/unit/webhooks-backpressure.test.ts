@@ -6,7 +6,10 @@ import { AccountRegistry } from '../../src/accounts.js';
 import { loadConfig } from '../../src/config.js';
 import { MAX_DELIVERIES_IN_PROCESS, registerWebhooks, WEBHOOK_PATH } from '../../src/http/webhooks.js';
 import { Metrics } from '../../src/metrics.js';
+import { systemClock } from '../../src/clock.js';
 import type { AccountProfiles } from '../../src/profiles/account.js';
+import { createCommenterLog } from '../../src/profiles/commenters.js';
+import { createContactLog } from '../../src/profiles/contacts.js';
 import { flushPromises } from '../support/manual-clock.js';
 
 const SECRET = 'backpressure-secret-9f8e7d';
@@ -27,6 +30,7 @@ describe('webhook deliveries in process', () => {
       source: { load: async () => new Map() },
       forgetNegative: () => gate,
       forget: async () => undefined,
+      ...crmLists(),
       interactions: { record: async () => undefined, lastAt: async (ids) => ids.map(() => null) },
       pausedSeconds: () => 0,
     };
@@ -50,3 +54,9 @@ describe('webhook deliveries in process', () => {
     expect((await post(MAX_DELIVERIES_IN_PROCESS)).statusCode).toBe(200);
   });
 });
+
+/** In-memory contacts and commenters, as an account without Redis has them. */
+function crmLists() {
+  const lists = { namespace: 'test:acct', retentionMs: 90 * 86_400_000, maxEntries: 1000, clock: systemClock, redis: undefined };
+  return { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: 10_000 };
+}

@@ -38,18 +38,18 @@ describe('webhook delivery envelope', () => {
 
   it('accepts a numeric account id and an entry without messaging', () => {
     const parsed = parse({ object: 'instagram', entry: [{ id: 17841400, time: NOW }, { id: BUSINESS, changes: [] }] });
-    expect(parsed).toEqual({ ok: true, entries: [{ accountId: '17841400', events: [], invalid: 0 }, { accountId: BUSINESS, events: [], invalid: 0 }] });
+    expect(parsed).toEqual({ ok: true, entries: [{ accountId: '17841400', comments: [], events: [], invalid: 0 }, { accountId: BUSINESS, comments: [], events: [], invalid: 0 }] });
   });
 });
 
 describe('webhook messaging items', () => {
   it('reads a message down to type, sender, time, echo flag and mid — never the text', () => {
     const entry = entryOf(envelope([messageFrom(PERSON)]));
-    expect(entry).toEqual({ accountId: BUSINESS, invalid: 0, events: [{ type: 'message', senderId: PERSON, timestamp: NOW - 1000, echo: false, dedupeId: 'mid:m-1' }] });
+    expect(entry).toEqual({ accountId: BUSINESS, comments: [], invalid: 0, events: [{ type: 'message', senderId: PERSON, timestamp: NOW - 1000, echo: false, dedupeId: 'mid:m-1' }] });
     expect(JSON.stringify(entry)).not.toContain('hi');
   });
 
-  it('tells the interaction kinds apart; anything else is "other"', () => {
+  it('tells the interaction kinds apart (reactions and seen receipts included)', () => {
     const items = [
       messageFrom(PERSON),
       { sender: { id: PERSON }, timestamp: NOW, postback: { mid: 'pb-1', payload: 'START' } },
@@ -58,7 +58,7 @@ describe('webhook messaging items', () => {
       { sender: { id: PERSON }, timestamp: NOW, read: { mid: 'm-1' } },
       { sender: { id: PERSON }, timestamp: NOW, reaction: { mid: 'm-1', action: 'react' } },
     ];
-    expect(entryOf(envelope(items)).events.map((event) => event.type)).toEqual(['message', 'postback', 'optin', 'referral', 'other', 'other']);
+    expect(entryOf(envelope(items)).events.map((event) => event.type)).toEqual(['message', 'postback', 'optin', 'referral', 'read', 'reaction']);
   });
 
   it('marks echoes (the business\'s own messages)', () => {

@@ -2,7 +2,10 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AccountRegistry } from '../../src/accounts.js';
 import { Metrics } from '../../src/metrics.js';
+import { systemClock } from '../../src/clock.js';
 import type { AccountProfiles } from '../../src/profiles/account.js';
+import { createCommenterLog } from '../../src/profiles/commenters.js';
+import { createContactLog } from '../../src/profiles/contacts.js';
 import { WebhookDedupe } from '../../src/webhooks/dedupe.js';
 import { parseDelivery } from '../../src/webhooks/delivery.js';
 import type { PrefetchQueue } from '../../src/webhooks/prefetch.js';
@@ -21,6 +24,7 @@ function fakeAccount() {
     source: { load: async () => new Map() },
     forgetNegative: async (igsids) => void forgotten.push(...igsids),
     forget: async () => undefined,
+    ...crmLists(),
     interactions: {
       record: async (times) => {
         for (const [igsid, at] of times) recorded.set(igsid, Math.max(recorded.get(igsid) ?? 0, at));
@@ -74,10 +78,16 @@ describe('what counts as an interaction, and what grants consent', () => {
     expect(await results()).toEqual({ 'message:processed': 2, 'postback:processed': 1, 'optin:processed': 1, 'referral:processed': 1 });
   });
 
-  it('reads, reactions and other items are not interactions: no consent, no time, no prefetch', async () => {
-    const { forgotten, recorded, enqueued, results } = await run([from(ANA, { read: { mid: 'm1' } }), from(BEN, { reaction: { mid: 'm1', action: 'react' } })]);
-    expect([forgotten, [...recorded.keys()], enqueued]).toEqual([[], [], []]);
-    expect(await results()).toEqual({ 'other:ignored': 2 });
+  it('seen receipts and reactions are interactions (time, prefetch) that grant no consent; other items are ignored', async () => {
+    const { forgotten, recorded, enqueued, results } = await run([
+      from(ANA, { read: { mid: 'm1' } }),
+      from(BEN, { reaction: { mid: 'm1', action: 'react' } }),
+      from(CAI, { something_else: {} }),
+    ]);
+    expect(forgotten).toEqual([]);
+    expect([...recorded.keys()].sort()).toEqual([ANA, BEN].sort());
+    expect(enqueued).toEqual([[ANA, BEN]]);
+    expect(await results()).toEqual({ 'read:processed': 1, 'reaction:processed': 1, 'other:ignored': 1 });
   });
 
   it('echoes and items "from" the business itself are not a person interacting', async () => {
@@ -103,3 +113,9 @@ describe('what counts as an interaction, and what grants consent', () => {
     expect([uncached.forgotten, uncached.enqueued, uncached.recorded.get(ANA)]).toEqual([[ANA], [], NOW - 1000]);
   });
 });
+
+/** In-memory contacts and commenters, as an account without Redis has them. */
+function crmLists() {
+  const lists = { namespace: 'test:acct', retentionMs: 90 * 86_400_000, maxEntries: 1000, clock: systemClock, redis: undefined };
+  return { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: 10_000 };
+}
