@@ -7,14 +7,14 @@ import { createContactLog, MemoryContactLog, type ContactLog } from '../src/prof
 import { CrmRedis } from '../src/profiles/crm-redis.js';
 import { ManualClock } from './support/manual-clock.js';
 import { OwnRedis, redisForTests, redisServerInstalled, SHARED_REDIS_URL } from './support/redis.js';
-import { waitFor } from './support/webhook.js';
+import { waitFor } from './support/wait.js';
 
 const DAY = 86_400_000;
 const quiet = createLogger({ level: 'silent' });
 
 async function connected(url: string, timeoutMs = 100): Promise<CrmRedis> {
   const redis = new CrmRedis(url, timeoutMs, quiet, new Metrics());
-  await waitFor(async () => (await redis.run('ping', ['PING'])) === 'PONG', 'Redis');
+  await waitFor(async () => (await redis.run('ping', ['PING'])) === 'PONG', { what: 'Redis' });
   return redis;
 }
 
@@ -102,7 +102,7 @@ describe('with Redis', async () => {
       await log.record([{ igsid: '2', atMs: clock.now() + 1 }]);
       expect(await all(log, 10)).toEqual([`${clock.now() + 1}:2`, `${clock.now()}:1`]);
       await own.start();
-      await waitFor(async () => (await down.run('ping', ['PING'])) === 'PONG', 'Redis back', 10_000);
+      await waitFor(async () => (await down.run('ping', ['PING'])) === 'PONG', { what: 'Redis back', timeout: 10_000 });
       // The write Redis missed is replayed on the next call; another replica (a fresh log) sees it.
       await log.page(undefined, 1);
       expect(await all(createContactLog(options), 10)).toEqual([`${clock.now() + 1}:2`]);

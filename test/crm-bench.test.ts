@@ -4,7 +4,9 @@ import { MemoryContactLog } from '../src/profiles/contacts.js';
 import { systemClock } from '../src/clock.js';
 import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, type Stack } from './support/stack.js';
-import { deliver, messageItem, metric, waitFor, WEBHOOK_ENV } from './support/webhook.js';
+import { deliver, messageItem, WEBHOOK_ENV } from './support/webhook.js';
+import { metric } from './support/metrics.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Figures for the CRM notes (printed, not asserted on timing): `CRM_BENCH=1 npx vitest run test/crm-bench.test.ts`.
@@ -44,7 +46,7 @@ async function fill(s: Stack): Promise<void> {
   for (let i = 0; i < N; i += 1000) {
     expect(await deliver(s.url, ids.slice(i, i + 1000).map((id, j) => messageItem(id, `m-bench-${i + j}`, now - (i + j) * 10)))).toBe(200);
   }
-  await waitFor(async () => (await metric(s.url, 'igpg_webhook_prefetched_profiles_total')) >= N, 'the prefetch of 10,000 profiles', 120_000);
+  await waitFor(async () => (await metric(s.url, 'igpg_webhook_prefetched_profiles_total')) >= N, { what: 'the prefetch of 10,000 profiles', timeout: 120_000 });
 }
 
 describe.runIf(BENCH)('CRM figures', () => {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentsOf } from '../src/profiles/segments.js';
 import { simulatedProfile } from '../src/simulator/index.js';
 import { igsids, postGraphQL, startStack, type Stack } from './support/stack.js';
-import { deliver, messageItem, waitFor, WEBHOOK_ENV } from './support/webhook.js';
+import { deliver, messageItem, WEBHOOK_ENV } from './support/webhook.js';
+import { waitFor } from './support/wait.js';
 
 /** segments, displayName and instagramContacts through a supergraph composed with a second subgraph. */
 const INBOX_SDL = `
@@ -51,7 +52,7 @@ describe('CRM fields in a supergraph', () => {
   it('resolves segments and displayName of entities, and instagramContacts with its cursors', async () => {
     const ids = igsids(4, 7000);
     expect(await deliver(stack.url, ids.map((id, i) => messageItem(id, `m-fed-${i}`, Date.now() - i * 1000)))).toBe(200);
-    await waitFor(async () => (await stack.gql<{ instagramContacts: { edges: unknown[] } }>('{ instagramContacts { edges { igsid } } }')).data?.instagramContacts.edges.length === 4, 'contacts');
+    await waitFor(async () => (await stack.gql<{ instagramContacts: { edges: unknown[] } }>('{ instagramContacts { edges { igsid } } }')).data?.instagramContacts.edges.length === 4, { what: 'contacts' });
     const expected = ids.map((id) => {
       const p = simulatedProfile(id);
       return { id, displayName: p.name ?? p.username, segments: segmentsOf({ id, ...p }, 10_000) };

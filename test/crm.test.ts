@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createClient } from '@keyv/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { segmentsOf } from '../src/profiles/segments.js';
 import { DEFAULT_BUSINESS_ID, simulatedProfile } from '../src/simulator/index.js';
 import { tempJson } from './support/files.js';
 import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, type Stack } from './support/stack.js';
-import { deliver, messageItem, metric, waitFor, WEBHOOK_ENV, type Item } from './support/webhook.js';
+import { deliver, messageItem, WEBHOOK_ENV, type Item } from './support/webhook.js';
+import { metric } from './support/metrics.js';
+import { waitFor } from './support/wait.js';
 
 interface Edge {
   cursor: string;
@@ -57,7 +60,7 @@ async function waitForContacts(s: Stack, ids: string[], headers?: Record<string,
       after = connection.pageInfo.endCursor;
     }
     return ids.every((id) => seen.has(id));
-  }, `${ids.length} contacts`);
+  }, { what: `${ids.length} contacts` });
 }
 
 describe('instagramContacts', () => {
@@ -86,7 +89,7 @@ describe('instagramContacts', () => {
 
     // A newer interaction moves a person to the top; an older (redelivered, late) one never moves them back.
     expect(await deliver(s.url, [messageItem(ids[4]!, 'm-order-new', base + 5000), messageItem(ids[0]!, 'm-order-old', base - 60_000)])).toBe(200);
-    await waitFor(async () => (await s.gql<Contacts>(CONTACTS, { first: 1 })).data?.instagramContacts.edges[0]?.igsid === ids[4], 'the newest contact on top');
+    await waitFor(async () => (await s.gql<Contacts>(CONTACTS, { first: 1 })).data?.instagramContacts.edges[0]?.igsid === ids[4], { what: 'the newest contact on top' });
     const again = await s.gql<Contacts>(CONTACTS, { first: 5 });
     expect(again.data!.instagramContacts.edges.map((edge) => edge.igsid)).toEqual([ids[4], ...ids.slice(0, 4)]);
   });
@@ -141,7 +144,7 @@ describe('instagramContacts', () => {
     // Cache on: the webhook prefetched every sender, so the page costs nothing upstream.
     const warm = await stack();
     await interact(warm, ids);
-    await waitFor(async () => (await metric(warm.url, 'igpg_webhook_prefetched_profiles_total')) >= 60, 'the prefetch');
+    await waitFor(async () => (await metric(warm.url, 'igpg_webhook_prefetched_profiles_total')) >= 60, { what: 'the prefetch' });
     warm.sim.resetCalls();
     const again = await warm.gql<Contacts>(CONTACTS, { first: 50 });
     expect(again.data!.instagramContacts.edges).toHaveLength(50);
@@ -329,7 +332,7 @@ describe('webhooks for the CRM', () => {
       value: { id: `c-${randomUUID()}`, text: 'nice!', media: { id: '1790', media_product_type: 'FEED' }, from: { ...(id ? { id } : {}), username } },
     });
     expect(await deliver(s.url, [], { changes: [comment(commenter, 'loud.commenter'), comment(undefined, 'no.id.given'), { field: 'mentions', value: {} }] })).toBe(200);
-    await waitFor(async () => (await metric(s.url, 'igpg_webhook_events_total', { type: 'comment' })) >= 2, 'the comments');
+    await waitFor(async () => (await metric(s.url, 'igpg_webhook_events_total', { type: 'comment' })) >= 2, { what: 'the comments' });
     expect(s.sim.calls).toHaveLength(0);
 
     const one = await s.gql(`{ instagramUser(id: "${commenter}") { id username } }`);
@@ -350,11 +353,24 @@ describe('contacts with Redis', () => {
     const ids = igsids(5, 900);
     await interact(first, ids);
     const before = await first.gql<Contacts>(CONTACTS, { first: 10 });
+    // On a loaded machine a write may have outlived REDIS_TIMEOUT_MS: it is replayed once Redis answers.
+    const raw = createClient({ url: SHARED_REDIS_URL });
+    await raw.connect();
+    try {
+      await waitFor(async () => (await raw.zCard(`${prefix}:${DEFAULT_BUSINESS_ID}:contacts`)) === ids.length, { what: 'the contacts in Redis' });
+    } finally {
+      raw.destroy();
+    }
     await first.close();
     stacks = stacks.filter((s) => s !== first);
 
     const second = await stack({ env });
-    const after = await second.gql<Contacts>(CONTACTS, { first: 10 });
+    // The new process reads Redis once its connection is up (until then it answers from its own, empty, memory).
+    let after = await second.gql<Contacts>(CONTACTS, { first: 10 });
+    await waitFor(async () => {
+      after = await second.gql<Contacts>(CONTACTS, { first: 10 });
+      return after.data!.instagramContacts.edges.length === ids.length;
+    }, { what: 'the restarted gateway to read the contacts from Redis' });
     expect(after.data!.instagramContacts.edges.map((edge) => edge.igsid)).toEqual(ids);
     expect(after.data!.instagramContacts.edges.map((edge) => edge.cursor)).toEqual(before.data!.instagramContacts.edges.map((edge) => edge.cursor));
     // Paging through Redis works as in memory.
@@ -376,7 +392,7 @@ describe('README "CRM recipes"', () => {
     const commenter = '99900001';
     const comment = { field: 'comments', value: { id: 'c-1', text: 'hi', from: { id: commenter, username: 'readme.commenter' } } };
     expect(await deliver(s.url, [], { changes: [comment] })).toBe(200);
-    await waitFor(async () => (await metric(s.url, 'igpg_webhook_events_total', { type: 'comment' })) >= 1, 'the comment');
+    await waitFor(async () => (await metric(s.url, 'igpg_webhook_events_total', { type: 'comment' })) >= 1, { what: 'the comment' });
 
     for (const block of blocks) {
       const name = /query (\w+)/.exec(block)![1]!;
