@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { loadAccountsFile, type AccountCredentials } from './accounts-file.js';
 import { loadApiKeysFile, type ApiKey } from './api-keys.js';
 import { ConfigError } from './config-error.js';
+import { checkApiKeyAccounts } from './startup-errors.js';
 import { SETTINGS, type SettingGroups, type SettingName } from './settings.js';
 
 export type { BatchStrategyName } from './settings.js';
@@ -61,6 +62,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? [{ accessToken, appSecret }]
       : [];
   const apiKeys = apiKeysFile ? loadApiKeysFile(apiKeysFile) : undefined;
+  // The single-token account's id is learned from /me later; accounts-file ids are known now.
+  if (accounts.length && accounts.every((account) => account.id)) checkApiKeyAccounts(apiKeys, accounts.map((account) => account.id!));
   if (production && accounts.length > 1 && !apiKeys) {
     throw new ConfigError(
       `GATEWAY_API_KEYS_FILE is required when NODE_ENV=production and several accounts are configured (${accounts.length}): otherwise anyone reaching /graphql could read every account's profiles`,

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { ProfileLoader } from '../profiles/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
+import { noIntrospection } from '../schema/introspection.js';
 import { limitRules } from '../schema/limits.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 
@@ -60,10 +61,11 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
-    introspection: deps.config.server.introspection,
+    // Our own rule refuses introspection when it is off (its message names INTROSPECTION).
+    introspection: true,
     logger: deps.logger,
     formatError,
-    validationRules: limitRules(deps.config.limits),
+    validationRules: [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])],
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.

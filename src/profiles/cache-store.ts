@@ -3,6 +3,7 @@ import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { errorCode, redisAddress } from '../startup-errors.js';
 
 /**
  * Where cache entries live: a bounded in-memory LRU (always), and Redis behind it when
@@ -76,7 +77,7 @@ class LayeredStore implements CacheStore {
         this.redisSuspendedUntil = 0;
         this.markRedis(true);
       });
-      this.redisAdapter.client.on('error', () => this.markRedis(false));
+      this.redisAdapter.client.on('error', (error: unknown) => this.markRedis(false, error));
       // Connect in the background: the gateway serves from memory and upstream until Redis answers.
       void this.redisAdapter.getClient().catch(() => this.markRedis(false));
     }
@@ -128,11 +129,12 @@ class LayeredStore implements CacheStore {
     return Boolean(client?.isReady) && Date.now() >= this.redisSuspendedUntil;
   }
 
-  private markRedis(healthy: boolean): void {
+  private markRedis(healthy: boolean, error?: unknown): void {
     if (healthy === this.redisHealthy) return;
     this.redisHealthy = healthy;
-    if (healthy) this.options.logger.info('Redis cache reachable again');
-    else this.options.logger.warn('Redis cache unreachable: serving from memory and upstream until it returns');
+    const where = `REDIS_URL ${redisAddress(this.options.redisUrl ?? '')}`;
+    if (healthy) this.options.logger.info(`Redis cache reachable again (${where})`);
+    else this.options.logger.warn({ reason: errorCode(error) }, `Redis cache unreachable (${where}): serving from memory and upstream until it returns`);
   }
 
   private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {

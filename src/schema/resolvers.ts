@@ -44,7 +44,7 @@ export const resolvers: Resolvers = {
     },
     instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
       if (ids.length > maxIdsPerQuery) {
-        throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
+        throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}; MAX_IDS_PER_QUERY).`);
       }
       spendIds(idsLeft, ids.length, maxIdsPerQuery);
       const fields = selectedGraphFields(info);
