@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AccountRegistry } from './accounts.js';
+import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
@@ -10,12 +11,15 @@ import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { AccountTokens } from './tokens/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
   accounts: AccountRegistry;
   metrics: Metrics;
   store: CacheStore | undefined;
+  /** Each account's token state and expiry (undefined in demo mode). */
+  tokens: AccountTokens | undefined;
   /** The in-process simulator when no access token is configured (demo mode). */
   simulator: Simulator | undefined;
   listen(): Promise<string>;
@@ -46,20 +50,25 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
+  // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
+  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics });
   const profiles = await Promise.all(
-    credentials.map((account) =>
-      createAccountProfiles({
+    credentials.map(async (account) => {
+      const live = tokens ? await tokens.prepare(account) : { accessToken: account.accessToken, appSecret: account.appSecret };
+      const profile = await createAccountProfiles({
         graph: config.graph,
         batching: config.batching,
         cache: config.cache,
         graphUrl: simulator?.url ?? config.graph.url,
-        credentials: { accessToken: account.accessToken, appSecret: account.appSecret },
+        credentials: live,
         accountId: account.id,
         logger,
         metrics,
         store,
-      }),
-    ),
+      });
+      tokens?.start(live, profile.id);
+      return profile;
+    }),
   );
   const accounts = new AccountRegistry(profiles);
 
@@ -100,11 +109,13 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     accounts,
     metrics,
     store,
+    tokens,
     simulator,
     listen: () => app.listen({ port: config.server.port, host: config.server.host }),
     async close() {
       // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;
+      await tokens?.close();
       await app.close();
       await store?.close();
       await simulator?.close();

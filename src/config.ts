@@ -83,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function configSecrets(config: Config): string[] {
   const { redisUrl } = config.cache;
   const redisPassword = redisUrl ? decodeURIComponent(new URL(redisUrl).password) : undefined;
-  const values = [config.instagram.accessToken, config.instagram.appSecret, config.webhook.verifyToken, redisPassword];
+  const values = [config.instagram.accessToken, config.instagram.appSecret, config.webhook.verifyToken, redisPassword, config.tokens.encryptionKey];
   for (const account of config.accounts) values.push(account.accessToken, account.appSecret);
   for (const key of config.apiKeys ?? []) values.push(key.key);
   return values.filter((value): value is string => typeof value === 'string');

@@ -42,6 +42,12 @@ const bool = z
   .refine((value) => ['true', 'false', '1', '0'].includes(value), 'must be true or false')
   .transform((value) => value === 'true' || value === '1');
 
+/** A 32-byte key from 64 hex digits or base64; undefined when it is neither. */
+export function decodeKey(value: string): Buffer | undefined {
+  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, 'base64') : undefined;
+  return key?.length === 32 ? key : undefined;
+}
+
 const secret = z.string().trim().min(1, 'must not be empty');
 const path = z.string().trim().min(1, 'must not be empty');
 
@@ -88,6 +94,25 @@ export const SETTINGS = {
     meaning: 'App secret: adds `appsecret_proof` to every Graph call (and verifies webhook signatures); the default for accounts-file entries without their own `appSecret`.',
     default: undefined,
     schema: secret.optional(),
+    secret: true,
+  }),
+  INSTAGRAM_TOKEN_REFRESH_SECONDS: setting({
+    group: 'tokens',
+    key: 'refreshMs',
+    meaning: 'How often (seconds) each account\'s long-lived token is refreshed through Meta\'s `refresh_access_token` (Meta allows it once a token is 24 hours old; tokens last 60 days). `0` turns refreshing off.',
+    default: '86400',
+    schema: seconds(0, 50 * 86_400),
+  }),
+  TOKEN_ENCRYPTION_KEY: setting({
+    group: 'tokens',
+    key: 'encryptionKey',
+    meaning: '32-byte key (64 hex digits, or base64) that encrypts refreshed tokens (AES-256-GCM) stored in Redis, so restarts and other replicas use the newest token. Needs `REDIS_URL`; unset: refreshed tokens stay in memory.',
+    default: undefined,
+    schema: z
+      .string()
+      .trim()
+      .refine((value) => decodeKey(value) !== undefined, 'must be 32 bytes: 64 hex digits or base64')
+      .optional(),
     secret: true,
   }),
   INSTAGRAM_WEBHOOK_VERIFY_TOKEN: setting({

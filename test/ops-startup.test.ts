@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { tempJson } from './support/files.js';
-import { spawnGateway, type GatewayProcess } from './support/process.js';
+import { spawnGateway } from './support/process.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
+import { waitForLine } from './support/wait-line.js';
 
 const STACK = /\n\s+at /;
 
@@ -16,24 +17,6 @@ function listenOn(port = 0): Promise<Server> {
 }
 
 const portOf = (server: Server) => (server.address() as { port: number }).port;
-
-/** Resolves once the process has written a line matching `pattern` (or rejects when it exits first). */
-function waitForLine(gateway: GatewayProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const line = gateway.output().split('\n').find((l) => pattern.test(l));
-      if (line === undefined) return false;
-      gateway.child.stdout!.off('data', check);
-      gateway.child.stderr!.off('data', check);
-      resolve(line);
-      return true;
-    };
-    if (check()) return;
-    gateway.child.stdout!.on('data', check);
-    gateway.child.stderr!.on('data', check);
-    void gateway.exited.then(() => check() || reject(new Error(`exited without ${pattern}:\n${gateway.output()}`)));
-  });
-}
 
 async function failedStart(env: Record<string, string>): Promise<string> {
   const gateway = spawnGateway(env);

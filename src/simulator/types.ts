@@ -1,5 +1,8 @@
 // Public types of the simulator. Kept in their own module so every other simulator module can
 // import them without pulling in the server; index.ts re-exports them.
+import type { TokenRefreshOptions } from './tokens.js';
+
+export type { TokenRefreshOptions };
 
 export interface UsageNumbers {
   call_count: number;
@@ -27,6 +30,8 @@ export interface SimulatorOptions {
   scenarios?: Record<string, Scenario>;
   profileOverrides?: Record<string, Partial<SimProfile>>;
   profilesByBusiness?: Record<string, Record<string, Partial<SimProfile>>>;
+  /** Rules of `GET /refresh_access_token` (src/simulator/tokens.ts). */
+  tokenRefresh?: TokenRefreshOptions;
 }
 
 export type Scenario =
@@ -64,6 +69,8 @@ export interface Simulator {
   configure(patch: Partial<SimulatorOptions>): void;
   setScenario(igsid: string, scenario: Scenario | null): void;
   resetCalls(): void;
+  /** Every token refresh answered, oldest first: [old token, new token]. */
+  tokenRefreshes: ReadonlyArray<[string, string]>;
   roundTrips(kind?: SimCall['kind']): number;
   close(): Promise<void>;
 }
