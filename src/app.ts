@@ -11,6 +11,7 @@ import { Metrics } from './metrics.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { createTelemetry, registerHttpTracing } from './telemetry.js';
 import { AccountTokens } from './tokens/index.js';
 
 export interface Gateway {
@@ -38,6 +39,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       '⚠ SIMULATED DATA ⚠ INSTAGRAM_ACCESS_TOKEN is not set: every profile comes from the built-in Graph API simulator, not from Instagram. Set INSTAGRAM_ACCESS_TOKEN to serve real data.',
     );
   }
+  const telemetry = createTelemetry(config.telemetry, logger);
   const metrics = new Metrics();
   const store = config.cache.enabled
     ? createCacheStore({
@@ -51,7 +53,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
-  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics });
+  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics, telemetry });
   const profiles = await Promise.all(
     credentials.map(async (account) => {
       const live = tokens ? await tokens.prepare(account) : { accessToken: account.accessToken, appSecret: account.appSecret };
@@ -78,6 +80,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     bodyLimit: config.limits.bodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });
+  registerHttpTracing(app, telemetry);
   // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
   let closing = false;
   app.addHook('onSend', async (_request, reply) => {
@@ -119,6 +122,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       await app.close();
       await store?.close();
       await simulator?.close();
+      await telemetry.shutdown();
     },
   };
 }

@@ -86,5 +86,6 @@ export function configSecrets(config: Config): string[] {
   const values = [config.instagram.accessToken, config.instagram.appSecret, config.webhook.verifyToken, redisPassword, config.tokens.encryptionKey];
   for (const account of config.accounts) values.push(account.accessToken, account.appSecret);
   for (const key of config.apiKeys ?? []) values.push(key.key);
+  for (const value of Object.values(config.telemetry.headers ?? {})) values.push(value);
   return values.filter((value): value is string => typeof value === 'string');
 }

@@ -9,6 +9,8 @@ import { z } from 'zod';
 export const BATCH_STRATEGIES = ['auto', 'batch', 'single', 'ids'] as const;
 export type BatchStrategyName = (typeof BATCH_STRATEGIES)[number];
 
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+const SAMPLERS = ['parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio', 'always_on', 'always_off', 'traceidratio'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) =>
@@ -358,6 +360,65 @@ export const SETTINGS = {
     meaning: 'HTTP listen address.',
     default: '0.0.0.0',
     schema: z.string().trim().min(1, 'must not be empty'),
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting({
+    group: 'telemetry',
+    key: 'endpoint',
+    meaning: 'OpenTelemetry collector base URL; traces go to `<url>/v1/traces`. Unset (and no traces endpoint): tracing is off and costs nothing.',
+    default: undefined,
+    schema: httpUrl.optional(),
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: setting({
+    group: 'telemetry',
+    key: 'tracesEndpoint',
+    meaning: 'Full URL traces are posted to (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`).',
+    default: undefined,
+    schema: httpUrl.optional(),
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: setting({
+    group: 'telemetry',
+    key: 'protocol',
+    meaning: 'OTLP encoding: `http/protobuf` or `http/json` (gRPC is not supported).',
+    default: 'http/protobuf',
+    schema: z.enum(OTLP_PROTOCOLS, { error: `must be one of ${OTLP_PROTOCOLS.join(', ')}` }),
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: setting({
+    group: 'telemetry',
+    key: 'headers',
+    meaning: 'Headers sent with every export, as `key=value,key2=value2` (a collector API key, say).',
+    default: undefined,
+    schema: z
+      .string()
+      .trim()
+      .refine((value) => value.split(',').every((pair) => /^[^=\s]+=.+$/.test(pair.trim())), 'must look like key=value,key2=value2')
+      .transform((value) => Object.fromEntries(value.split(',').map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), decodeURIComponent(pair.slice(pair.indexOf('=') + 1).trim())])))
+      .optional(),
+    secret: true,
+  }),
+  OTEL_SERVICE_NAME: setting({
+    group: 'telemetry',
+    key: 'serviceName',
+    meaning: '`service.name` of every span.',
+    default: 'ig-profile-gateway',
+    schema: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+  }),
+  OTEL_TRACES_SAMPLER: setting({
+    group: 'telemetry',
+    key: 'sampler',
+    meaning: 'Which traces are kept: `parentbased_always_on` (follows a client\'s `traceparent`, else keeps all), `parentbased_traceidratio`, `parentbased_always_off`, `always_on`, `always_off`, `traceidratio`.',
+    default: 'parentbased_always_on',
+    schema: z.enum(SAMPLERS, { error: `must be one of ${SAMPLERS.join(', ')}` }),
+  }),
+  OTEL_TRACES_SAMPLER_ARG: setting({
+    group: 'telemetry',
+    key: 'samplerRatio',
+    meaning: 'Ratio of traces kept by the `*traceidratio` samplers, from 0 to 1.',
+    default: '1',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+      .transform(Number),
   }),
   LOG_LEVEL: setting({
     group: 'log',

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
+import { traceRoundTrip } from './trace.js';
 
 export interface GraphCredentials {
   accessToken: string;
@@ -14,6 +15,8 @@ export interface GraphClientOptions {
   credentials: GraphCredentials;
   timeoutMs: number;
   logger: Logger;
+  /** The business account id for trace spans, once known. */
+  accountId?: () => string | undefined;
   /** Called with every HTTP answer (usage tracking, throttling, metrics). */
   onResponse?: (answer: GraphResponse) => void;
   /** Called once per HTTP round trip: what kind of call, and its HTTP status or `network_error`. */
@@ -95,7 +98,11 @@ export class GraphClient {
     return `${this.options.baseUrl}/${this.options.version}/${path.replace(/^\/+/, '')}`;
   }
 
-  private async send(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
+  private send(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
+    return traceRoundTrip({ kind, url, init, accountId: this.options.accountId?.() }, () => this.sendOnce(kind, url, init));
+  }
+
+  private async sendOnce(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const started = performance.now();
     let response: Response;

@@ -15,6 +15,7 @@ import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
 import { noIntrospection } from '../schema/introspection.js';
 import { limitRules } from '../schema/limits.js';
+import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
@@ -74,6 +75,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     // and cut connections after a fixed 10 s.
     stopOnTerminationSignals: false,
     plugins: [
+      graphqlTracingPlugin<GatewayContext>(),
       staleProfilesPlugin,
       ApolloServerPluginLandingPageDisabled(),
       // Resolvers hint how long their profiles stay fresh; clients get no Cache-Control from it.

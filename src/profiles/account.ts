@@ -47,6 +47,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     credentials: deps.credentials,
     timeoutMs: graph.timeoutMs,
     logger,
+    accountId: () => id,
     onResponse: (answer) => {
       metrics.recordUsageHeaders(answer.headers, accountLabel());
       guard.observe(answer);

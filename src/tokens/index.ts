@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { decodeKey } from '../settings.js';
-import { TokenRefresher, type LiveCredentials, type RefresherOptions, type TokenStatus } from './refresh.js';
+import type { Telemetry } from '../telemetry.js';
+import { TokenRefresher, type LiveCredentials, type TokenStatus } from './refresh.js';
 import { createTokenStore, redisTokenBackend, type StoredToken, type TokenStore } from './store.js';
 
 export type { LiveCredentials, TokenStatus } from './refresh.js';
@@ -21,7 +22,8 @@ export interface AccountTokensOptions {
   metrics: Metrics;
   /** Tests give a store of their own; otherwise Redis when REDIS_URL and TOKEN_ENCRYPTION_KEY are set. */
   store?: TokenStore;
-  around?: RefresherOptions['around'];
+  /** Each refresh becomes a trace of its own. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -86,7 +88,7 @@ export class AccountTokens {
     const prepared = this.pending.get(live);
     if (!prepared) return;
     this.pending.delete(live);
-    const { tokens, graphUrl, timeoutMs, clock, logger, around } = this.options;
+    const { tokens, graphUrl, timeoutMs, clock, logger, telemetry } = this.options;
     const refresher = new TokenRefresher({
       accountId,
       configuredToken: prepared.configuredToken,
@@ -97,7 +99,7 @@ export class AccountTokens {
       clock,
       logger,
       store: this.store,
-      around,
+      ...(telemetry?.enabled ? { around: <T>(run: () => Promise<T>) => telemetry.background('instagram.token.refresh', { 'instagram.account.id': accountId }, run) } : {}),
     });
     if (prepared.stored) refresher.adopt(prepared.stored);
     this.refreshers.set(accountId, refresher);
