@@ -8,9 +8,10 @@ import { registerPlayground } from './http/playground.js';
 import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { createAccountProfiles } from './profiles/account.js';
+import { createAccountProfiles, type AccountDeps, type AccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { Readiness } from './readiness.js';
 import { createTelemetry, registerHttpTracing } from './telemetry.js';
 import { AccountTokens } from './tokens/index.js';
 
@@ -54,10 +55,12 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
   const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics, telemetry });
+  const readiness = new Readiness({ tokens, store, clock: systemClock, logger });
+  const built = new Map<AccountProfiles, Omit<AccountDeps, 'health'>>();
   const profiles = await Promise.all(
     credentials.map(async (account) => {
       const live = tokens ? await tokens.prepare(account) : { accessToken: account.accessToken, appSecret: account.appSecret };
-      const profile = await createAccountProfiles({
+      const deps = {
         graph: config.graph,
         batching: config.batching,
         cache: config.cache,
@@ -67,12 +70,15 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         logger,
         metrics,
         store,
-      });
+      };
+      const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
+      built.set(profile, deps);
       tokens?.start(live, profile.id);
       return profile;
     }),
   );
   const accounts = new AccountRegistry(profiles);
+  readiness.relearn(accounts, (standIn) => readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health })));
 
   // Fastify's per-request info lines would dominate the log under load; one debug line per request instead.
   const app: FastifyInstance = Fastify({
@@ -105,7 +111,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   registerPlayground(app, { enabled: config.server.playground });
   await registerGraphQL(app, { config, accounts, logger, metrics });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
-  registerOps(app, { accounts, metrics, store });
+  registerOps(app, { accounts, metrics, readiness });
 
   return {
     app,
@@ -118,6 +124,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     async close() {
       // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;
+      readiness.close();
       await tokens?.close();
       await app.close();
       await store?.close();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
-import { GraphClient, GraphNetworkError, type GraphCredentials } from '../graph/client.js';
+import { GraphClient, GraphNetworkError, type GraphCredentials, type GraphResponse } from '../graph/client.js';
 import { ProfileFetcher } from '../graph/fetcher.js';
 import { createStrategy } from '../graph/strategies/index.js';
 import { GuardedStrategy, UsageGuard } from '../graph/usage-guard.js';
@@ -36,6 +36,8 @@ export interface AccountDeps {
   logger: Logger;
   metrics: Metrics;
   store: CacheStore | undefined;
+  /** Readiness (src/health.ts): gets the usage guard, observes every round trip. */
+  health?: { attach(probe: { pausedSeconds(): number }): { response(answer: GraphResponse): void; networkError(): void } };
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -49,10 +51,12 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     logger,
     accountId: () => id,
     onResponse: (answer) => {
+      observer?.response(answer);
       metrics.recordUsageHeaders(answer.headers, accountLabel());
       guard.observe(answer);
     },
     onCall: (kind, outcome, durationMs) => {
+      if (outcome === 'network_error') observer?.networkError();
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
       metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
     },
@@ -64,6 +68,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
     onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
   });
+  const observer = deps.health?.attach({ pausedSeconds: () => guard.remainingSeconds() });
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';

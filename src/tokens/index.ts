@@ -106,6 +106,14 @@ export class AccountTokens {
     if (tokens.refreshMs > 0) refresher.start();
   }
 
+  /** The account's real id was learned after start. */
+  rename(oldId: string, newId: string): void {
+    const refresher = this.refreshers.get(oldId);
+    if (!refresher) return;
+    this.refreshers.delete(oldId);
+    this.refreshers.set(newId, refresher);
+  }
+
   status(accountId: string): TokenStatus | undefined {
     return this.refreshers.get(accountId)?.status();
   }
