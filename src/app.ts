@@ -40,7 +40,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       '⚠ SIMULATED DATA ⚠ INSTAGRAM_ACCESS_TOKEN is not set: every profile comes from the built-in Graph API simulator, not from Instagram. Set INSTAGRAM_ACCESS_TOKEN to serve real data.',
     );
   }
-  const telemetry = createTelemetry(config.telemetry, logger);
+  const telemetry = await createTelemetry(config.telemetry, logger);
   const metrics = new Metrics();
   const store = config.cache.enabled
     ? createCacheStore({

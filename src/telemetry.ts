@@ -11,19 +11,6 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  BasicTracerProvider,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-} from '@opentelemetry/sdk-trace-node';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
@@ -76,40 +63,14 @@ let manager: StorageContextManager | undefined;
 
 const disabled: Telemetry = { enabled: false, background: (_name, _attributes, work) => work(), shutdown: async () => undefined };
 
-function sampler(settings: Config['telemetry']): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(settings.samplerRatio);
-  switch (settings.sampler) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-/** Registers the global tracer provider when an endpoint is configured (one traced gateway per process). */
-export function createTelemetry(settings: Config['telemetry'], logger: Logger): Telemetry {
+/** Registers the global tracer provider when an endpoint is configured (one traced gateway per process). The SDK is loaded only then. */
+export async function createTelemetry(settings: Config['telemetry'], logger: Logger): Promise<Telemetry> {
   const url = settings.tracesEndpoint ?? (settings.endpoint ? `${settings.endpoint}/v1/traces` : undefined);
   if (!url) return disabled;
-  const Exporter = settings.protocol === 'http/json' ? JsonExporter : ProtoExporter;
-  const exporter = new Exporter({ url, headers: settings.headers ?? {}, timeoutMillis: 10_000 });
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
-    sampler: sampler(settings),
-    // Bounded: past maxQueueSize spans are dropped (counted by the SDK), never buffered without end.
-    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 1000 })],
-    spanLimits: { attributeValueLengthLimit: 256, attributeCountLimit: 32 },
-  });
+  const { startSdk } = await import('./telemetry-sdk.js');
+  const provider = startSdk(settings, url);
   manager = new StorageContextManager();
   context.setGlobalContextManager(manager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   // The URL may carry credentials in userinfo: log only where, never who.
   const where = new URL(url);
