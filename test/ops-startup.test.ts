@@ -34,19 +34,19 @@ describe('start-up failures name the setting, in one line without a stack', () =
     blocker = undefined;
   });
 
-  it('port in use names PORT, HOST and the address', async () => {
+  it('port in use names PORT, HOST and the address', { timeout: 60_000 }, async () => {
     blocker = await listenOn();
     const port = portOf(blocker);
     const line = await failedStart({ PORT: String(port), HOST: '127.0.0.1', INSTAGRAM_ACCESS_TOKEN: TEST_TOKEN, INSTAGRAM_GRAPH_URL: 'http://127.0.0.1:9' });
     expect(line).toContain(`PORT ${port} is already in use on HOST 127.0.0.1 (127.0.0.1:${port})`);
   });
 
-  it('a HOST that does not resolve names HOST', async () => {
+  it('a HOST that does not resolve names HOST', { timeout: 60_000 }, async () => {
     const line = await failedStart({ HOST: 'no-such-host.invalid' });
     expect(line).toContain('HOST "no-such-host.invalid" does not resolve to an address');
   });
 
-  it('an unreachable REDIS_URL is one warning naming REDIS_URL and host:port, never the password; the gateway keeps serving', async () => {
+  it('an unreachable REDIS_URL is one warning naming REDIS_URL and host:port, never the password; the gateway keeps serving', { timeout: 60_000 }, async () => {
     const closed = await listenOn();
     const port = portOf(closed);
     await new Promise((resolve) => closed.close(resolve));
