@@ -110,7 +110,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   });
   registerPlayground(app, { enabled: config.server.playground });
   await registerGraphQL(app, { config, accounts, logger, metrics });
-  await registerWebhooks(app, { config, accounts, metrics, store, logger });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry });
   registerOps(app, { accounts, metrics, readiness });
 
   return {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -92,6 +93,29 @@ describe('OpenTelemetry traces', () => {
       expect(request.body.includes(Buffer.from('ig-profile-gateway'))).toBe(true);
       expect(request.body.includes(Buffer.from(TEST_TOKEN))).toBe(false);
     }
+  });
+
+  it('webhook processing is a trace of its own, with its Graph round trips under it', async () => {
+    receiver = await startOtlpReceiver();
+    stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', INSTAGRAM_APP_SECRET: SECRET }, sim: { appSecrets: {} } });
+    const [sender] = igsids(1, 6000);
+    const body = JSON.stringify({
+      object: 'instagram',
+      entry: [{ id: '17841400000000001', time: Date.now(), messaging: [{ sender: { id: sender }, recipient: { id: '17841400000000001' }, timestamp: Date.now(), message: { mid: 'mid-trace-1', text: 'hello' } }] }],
+    });
+    const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+    const response = await fetch(`${stack.url}/webhooks/instagram`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
+    expect(response.status).toBe(200);
+    await stack.close(); // waits for processing in flight, then flushes the exporter
+    stack = undefined;
+    const processing = receiver.spans.find((s) => s.name === 'webhook.process')!;
+    expect(processing.parentSpanId).toBe('');
+    expect(processing.attributes['webhook.entries.count']).toBe(1);
+    const http = receiver.spans.find((s) => s.name === 'POST /webhooks/instagram')!;
+    expect(http.traceId).not.toBe(processing.traceId);
+    const calls = receiver.spans.filter((s) => s.traceId === processing.traceId && s.kind === 3);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((s) => s.parentSpanId === processing.spanId)).toBe(true);
   });
 
   it('is off without an endpoint: no SDK registered, spans are not recorded', async () => {

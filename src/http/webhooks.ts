@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Telemetry } from '../telemetry.js';
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from '../profiles/cache-store.js';
 import { WebhookDedupe } from '../webhooks/dedupe.js';
@@ -17,6 +18,8 @@ export interface WebhookDeps {
   metrics: Metrics;
   store: CacheStore | undefined;
   logger: Logger;
+  /** Processing a delivery is a trace of its own (src/telemetry.ts). */
+  telemetry?: Pick<Telemetry, 'background'>;
 }
 
 /**
@@ -103,14 +106,16 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
 
       metrics.webhookDeliveries.inc({ result: 'accepted' });
       // Acknowledge now (Meta wants 200 within seconds); the cache and Meta are consulted after.
-      const work = processDelivery(entries, {
-        accounts: deps.accounts,
-        dedupe,
-        keyPrefix: config.cache.keyPrefix,
-        prefetch: Boolean(deps.store),
-        metrics,
-        logger,
-      })
+      const run = () =>
+        processDelivery(entries, {
+          accounts: deps.accounts,
+          dedupe,
+          keyPrefix: config.cache.keyPrefix,
+          prefetch: Boolean(deps.store),
+          metrics,
+          logger,
+        });
+      const work = (deps.telemetry ? deps.telemetry.background('webhook.process', { 'webhook.entries.count': entries.length }, run) : run())
         .catch((error: unknown) => logger.error({ err: error }, 'webhook processing failed'))
         .finally(() => pending.delete(work));
       pending.add(work);
