@@ -14,6 +14,7 @@ import { startSimulator, type Simulator } from './simulator/index.js';
 import { Readiness } from './readiness.js';
 import { createTelemetry, registerHttpTracing } from './telemetry.js';
 import { AccountTokens } from './tokens/index.js';
+import { UpstreamFailureLog } from './upstream-log.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -56,6 +57,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
   const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics, telemetry });
   const readiness = new Readiness({ tokens, store, clock: systemClock, logger });
+  const failures = new UpstreamFailureLog({ logger, clock: systemClock });
   const built = new Map<AccountProfiles, Omit<AccountDeps, 'health'>>();
   const profiles = await Promise.all(
     credentials.map(async (account) => {
@@ -70,6 +72,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         logger,
         metrics,
         store,
+        failures,
       };
       const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
       built.set(profile, deps);
@@ -129,6 +132,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       await app.close();
       await store?.close();
       await simulator?.close();
+      failures.flush();
       await telemetry.shutdown();
     },
   };

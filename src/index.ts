@@ -12,7 +12,16 @@ async function main(): Promise<void> {
     throw describeListenError(error, config.server);
   });
   logger.info(
-    { address, graphql: `${address}/graphql`, strategy: config.graph.strategy, version: config.graph.apiVersion, accounts: gateway.accounts.list().map((a) => a.id), apiKeys: config.apiKeys?.length ?? 0 },
+    {
+      address,
+      graphql: `${address}/graphql`,
+      playground: config.server.playground ? `${address}/playground` : 'off (PLAYGROUND)',
+      mode: config.simulated ? 'demo: simulated data' : config.production ? 'production' : 'development',
+      strategy: config.graph.strategy,
+      version: config.graph.apiVersion,
+      accounts: gateway.accounts.list().map((a) => a.id),
+      apiKeys: config.apiKeys?.length ?? 0,
+    },
     'ig-profile-gateway listening',
   );
 

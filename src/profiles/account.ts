@@ -36,6 +36,8 @@ export interface AccountDeps {
   logger: Logger;
   metrics: Metrics;
   store: CacheStore | undefined;
+  /** Aggregated warn lines for upstream failures (src/upstream-log.ts). */
+  failures?: { record(account: string, result: string): void };
   /** Readiness (src/health.ts): gets the usage guard, observes every round trip. */
   health?: { attach(probe: { pausedSeconds(): number }): { response(answer: GraphResponse): void; networkError(): void } };
 }
@@ -87,7 +89,10 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   );
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
-    onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
+    onProfile: (result) => {
+      metrics.profilesRead.inc({ account: accountId, result });
+      deps.failures?.record(accountId, result);
+    },
   });
 
   const upstream: ProfileSource = batching.coalescing
