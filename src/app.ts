@@ -83,7 +83,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   const accounts = new AccountRegistry(profiles);
   readiness.relearn(accounts, (standIn) => readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health })));
 
-  // Fastify's per-request info lines would dominate the log under load; one debug line per request instead.
+  // Fastify's per-request info lines would dominate the log under load; one line per request instead (info with ACCESS_LOG).
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.bodyBytes,
@@ -106,7 +106,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     });
   }
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
+    request.log[config.log.accessLog ? 'info' : 'debug'](
       { method: request.method, path: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request served',
     );

@@ -6,7 +6,7 @@ import { describeListenError } from './startup-errors.js';
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.log.level, secrets: configSecrets(config) });
+  const logger = createLogger({ level: config.log.level, secrets: configSecrets(config), format: config.log.format });
   const gateway = await createGateway(config, logger);
   const address = await gateway.listen().catch((error: unknown) => {
     throw describeListenError(error, config.server);

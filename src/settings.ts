@@ -427,6 +427,20 @@ export const SETTINGS = {
     default: 'info',
     schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   }),
+  LOG_FORMAT: setting({
+    group: 'log',
+    key: 'format',
+    meaning: '`json` (one JSON object per line, for log collectors) or `pretty` (one readable line per entry, for people at a terminal). Secrets are scrubbed either way.',
+    default: 'json',
+    schema: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }),
+  }),
+  ACCESS_LOG: setting({
+    group: 'log',
+    key: 'accessLog',
+    meaning: 'Log every HTTP request at `info` (method, route, status, milliseconds; never the query string or headers). Off: at `debug`.',
+    default: 'false',
+    schema: bool,
+  }),
   NODE_ENV: setting({
     group: 'server',
     key: 'nodeEnv',

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { UpstreamFailureLog } from '../src/upstream-log.js';
 import { captureLog } from './support/log-capture.js';
 import { ManualClock } from './support/manual-clock.js';
 import { spawnGateway } from './support/process.js';
 import { startStack } from './support/stack.js';
+import { waitForLine } from './support/wait-line.js';
 
 const A = '17841400000000101';
 const B = '17841400000000202';
@@ -50,6 +52,48 @@ describe('start-up line', () => {
       expect(line.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(line.playground).toBe(`${line.address}/playground`);
       expect(line.mode).toBe('demo: simulated data');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('ACCESS_LOG and LOG_FORMAT', () => {
+  it('ACCESS_LOG=true logs each request at info (route, status, ms; no query string); off by default', async () => {
+    for (const accessLog of ['true', 'false']) {
+      const stack = await startStack({ env: { ACCESS_LOG: accessLog } });
+      try {
+        await stack.gql('{ instagramUser(id: "1784140000000001") { id } }');
+        await fetch(`${stack.url}/healthz?secret-looking=1`);
+        const served = stack.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request served');
+        if (accessLog === 'false') expect(served).toHaveLength(0);
+        else {
+          expect(served.map((line) => [line.level, line.method, line.path, line.status])).toEqual([
+            [30, 'POST', '/graphql', 200],
+            [30, 'GET', '/healthz', 200],
+          ]);
+          expect(JSON.stringify(served)).not.toContain('secret-looking');
+        }
+      } finally {
+        await stack.close();
+      }
+    }
+  });
+
+  it('LOG_FORMAT=pretty writes one readable line per entry, secrets still scrubbed', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', secrets: ['EAA-secret-token-value'], format: 'pretty', destination: { write: (line: string) => lines.push(line) } });
+    logger.warn({ account: '1784', reason: 'token EAA-secret-token-value refused' }, 'upstream failures');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  upstream failures account=1784 reason=token \[redacted\] refused\n$/);
+  });
+
+  it('LOG_FORMAT=pretty in a real process', { timeout: 60_000 }, async () => {
+    const gateway = spawnGateway({ LOG_FORMAT: 'pretty' });
+    try {
+      const line = await waitForLine(gateway, /ig-profile-gateway listening/);
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  ig-profile-gateway listening address=http:\/\/127\.0\.0\.1:\d+ /);
+      expect(gateway.output()).not.toContain('{"level"');
     } finally {
       await gateway.stop();
     }
