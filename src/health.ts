@@ -77,18 +77,18 @@ export function relearnAccountId(options: {
   const schedule = (ms: number) => {
     if (stopped) return;
     timer = options.clock.setTimeout(() => {
-      options.build().then(
-        (account) => {
+      void options
+        .build()
+        .then((account) => {
           if (stopped) return;
           if (isPlaceholderId(account.id)) return schedule(Math.min(ms * 2, MAX_RETRY_MS));
           options.logger.info({ account: account.id }, 'learned the business account id from /me: serving it now');
           options.adopt(account);
-        },
-        (error: unknown) => {
+        })
+        .catch((error: unknown) => {
           options.logger.warn({ reason: (error as Error).message }, 'asking /me for the business account id failed');
           schedule(Math.min(ms * 2, MAX_RETRY_MS));
-        },
-      );
+        });
     }, ms);
     timer.unref?.();
   };
