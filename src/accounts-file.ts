@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, describeEntryIssue, readJsonFile } from './config-error.js';
+import { ConfigError, describeEntryIssue, pickIssue, readJsonFile } from './config-error.js';
 
 /** One business account's credentials. `id` is absent only for the single INSTAGRAM_ACCESS_TOKEN account (learned from /me). */
 export interface AccountCredentials {
@@ -16,7 +16,7 @@ const entry = z.strictObject(
     accessToken: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty'),
     appSecret: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').optional(),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : 'must be an object') },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (known: "id", "accessToken", "appSecret")` : 'must be an object') },
 );
 
 const file = z.array(entry, { error: 'must hold a JSON array of accounts' }).min(1, 'must list at least one account');
@@ -27,7 +27,7 @@ const file = z.array(entry, { error: 'must hold a JSON array of accounts' }).min
  */
 export function loadAccountsFile(path: string, defaultAppSecret: string | undefined): AccountCredentials[] {
   const parsed = file.safeParse(readJsonFile(VARIABLE, path));
-  if (!parsed.success) throw new ConfigError(describeEntryIssue(VARIABLE, parsed.error.issues[0]!));
+  if (!parsed.success) throw new ConfigError(describeEntryIssue(VARIABLE, pickIssue(parsed.error.issues)));
   const seen = new Map<string, number>();
   parsed.data.forEach((account, index) => {
     const earlier = seen.get(account.id);

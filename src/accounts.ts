@@ -20,6 +20,12 @@ export class AccountRegistry {
     return this.byId.size === 1 ? this.byId.values().next().value : undefined;
   }
 
+  /** Swaps an account for its rebuilt chain (its real id learned after start). */
+  replace(oldId: string, account: AccountProfiles): void {
+    this.byId.delete(oldId);
+    this.byId.set(account.id, account);
+  }
+
   list(): AccountProfiles[] {
     return [...this.byId.values()];
   }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, describeEntryIssue, readJsonFile } from './config-error.js';
+import { ConfigError, describeEntryIssue, pickIssue, readJsonFile } from './config-error.js';
 
 /** A client key and the business accounts it may read (`*`: all). */
 export interface ApiKey {
@@ -32,7 +32,7 @@ export function fingerprint(key: string): string {
 
 export function loadApiKeysFile(path: string): ApiKey[] {
   const parsed = file.safeParse(readJsonFile(VARIABLE, path));
-  if (!parsed.success) throw new ConfigError(describeEntryIssue(VARIABLE, parsed.error.issues[0]!));
+  if (!parsed.success) throw new ConfigError(describeEntryIssue(VARIABLE, pickIssue(parsed.error.issues)));
   const seen = new Map<string, number>();
   parsed.data.forEach((key, index) => {
     const earlier = seen.get(key.key);

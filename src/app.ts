@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AccountRegistry } from './accounts.js';
+import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, graphQLErrorBody, httpErrorCode } from './http/answers.js';
 import { ConnectionTracker, createTimedServer } from './http/connections.js';
@@ -10,18 +11,23 @@ import { registerPlayground } from './http/playground.js';
 import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { systemClock } from './clock.js';
 import { Slots } from './graph/slots.js';
-import { createAccountProfiles } from './profiles/account.js';
+import { createAccountProfiles, type AccountDeps, type AccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { CrmRedis } from './profiles/crm-redis.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { Readiness } from './readiness.js';
+import { createTelemetry, registerHttpTracing } from './telemetry.js';
+import { AccountTokens } from './tokens/index.js';
+import { UpstreamFailureLog } from './upstream-log.js';
 
 export interface Gateway {
   app: FastifyInstance;
   accounts: AccountRegistry;
   metrics: Metrics;
   store: CacheStore | undefined;
+  /** Each account's token state and expiry (undefined in demo mode). */
+  tokens: AccountTokens | undefined;
   /** The in-process simulator when no access token is configured (demo mode). */
   simulator: Simulator | undefined;
   listen(): Promise<string>;
@@ -40,6 +46,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       '⚠ SIMULATED DATA ⚠ INSTAGRAM_ACCESS_TOKEN is not set: every profile comes from the built-in Graph API simulator, not from Instagram. Set INSTAGRAM_ACCESS_TOKEN to serve real data.',
     );
   }
+  const telemetry = await createTelemetry(config.telemetry, logger);
   const metrics = new Metrics();
   const store = config.cache.enabled
     ? createCacheStore({
@@ -55,14 +62,20 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
   const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, systemClock);
+  // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
+  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics, telemetry });
+  const readiness = new Readiness({ tokens, store, clock: systemClock, logger });
+  const failures = new UpstreamFailureLog({ logger, clock: systemClock });
+  const built = new Map<AccountProfiles, Omit<AccountDeps, 'health'>>();
   const profiles = await Promise.all(
-    credentials.map((account) =>
-      createAccountProfiles({
+    credentials.map(async (account) => {
+      const live = tokens ? await tokens.prepare(account) : { accessToken: account.accessToken, appSecret: account.appSecret };
+      const deps = {
         graph: config.graph,
         batching: config.batching,
         cache: config.cache,
         graphUrl: simulator?.url ?? config.graph.url,
-        credentials: { accessToken: account.accessToken, appSecret: account.appSecret },
+        credentials: live,
         accountId: account.id,
         logger,
         metrics,
@@ -70,12 +83,18 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         upstreamSlots,
         crm: config.crm,
         crmRedis,
-      }),
-    ),
+        failures,
+      };
+      const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
+      built.set(profile, deps);
+      tokens?.start(live, profile.id);
+      return profile;
+    }),
   );
   const accounts = new AccountRegistry(profiles);
+  readiness.relearn(accounts, (standIn) => readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health })));
 
-  // Fastify's per-request info lines would dominate the log under load; one debug line per request instead.
+  // Fastify's per-request info lines would dominate the log under load; one line per request instead (info with ACCESS_LOG).
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.bodyBytes,
@@ -87,6 +106,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     onConstructorPoisoning: 'remove',
   });
   const connections = new ConnectionTracker(app.server);
+  registerHttpTracing(app, telemetry);
   // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
   let closing = false;
   app.addHook('onSend', async (_request, reply) => {
@@ -115,7 +135,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     });
   }
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
+    request.log[config.log.accessLog ? 'info' : 'debug'](
       { method: request.method, path: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request served',
     );
@@ -131,25 +151,30 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     logger,
   });
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars });
-  await registerWebhooks(app, { config, accounts, metrics, store, logger });
-  registerOps(app, { accounts, metrics, store });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry });
+  registerOps(app, { accounts, metrics, readiness });
 
   return {
     app,
     accounts,
     metrics,
     store,
+    tokens,
     simulator,
     listen: () => app.listen({ port: config.server.port, host: config.server.host }),
     async close() {
       // Fastify stops accepting, then waits for in-flight requests (then Apollo stops); the caller bounds the wait.
       closing = true;
+      readiness.close();
+      await tokens?.close();
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
       await store?.close();
       crmRedis?.close();
       await simulator?.close();
+      failures.flush();
+      await telemetry.shutdown();
     },
   };
 }

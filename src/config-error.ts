@@ -25,6 +25,14 @@ export function readJsonFile(variable: string, path: string): unknown {
 }
 
 /**
+ * The problem to report first: an unknown key (a typo like "accesToken") explains the
+ * "missing field" issue that comes with it, so it wins; otherwise zod's first issue.
+ */
+export function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  return issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]!;
+}
+
+/**
  * The first problem zod found in a JSON array of entries, as `VAR entry N ("field"): reason`.
  * Entries count from 1; values are never echoed (they may be secrets).
  */

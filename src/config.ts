@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { loadAccountsFile, type AccountCredentials } from './accounts-file.js';
 import { loadApiKeysFile, type ApiKey } from './api-keys.js';
 import { ConfigError } from './config-error.js';
+import { checkApiKeyAccounts } from './startup-errors.js';
 import { SETTINGS, type SettingGroups, type SettingName } from './settings.js';
 
 export type { BatchStrategyName } from './settings.js';
@@ -64,6 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`HEADERS_TIMEOUT_MS (${s.timeouts.headersMs}) must not exceed REQUEST_TIMEOUT_MS (${s.timeouts.requestMs})`);
   }
   const apiKeys = apiKeysFile ? loadApiKeysFile(apiKeysFile) : undefined;
+  // The single-token account's id is learned from /me later; accounts-file ids are known now.
+  if (accounts.length && accounts.every((account) => account.id)) checkApiKeyAccounts(apiKeys, accounts.map((account) => account.id!));
   if (production && accounts.length > 1 && !apiKeys) {
     throw new ConfigError(
       `GATEWAY_API_KEYS_FILE is required when NODE_ENV=production and several accounts are configured (${accounts.length}): otherwise anyone reaching /graphql could read every account's profiles`,
@@ -83,8 +86,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function configSecrets(config: Config): string[] {
   const { redisUrl } = config.cache;
   const redisPassword = redisUrl ? decodeURIComponent(new URL(redisUrl).password) : undefined;
-  const values = [config.instagram.accessToken, config.instagram.appSecret, config.webhook.verifyToken, redisPassword, config.avatars.signingKey];
+  const values = [config.instagram.accessToken, config.instagram.appSecret, config.webhook.verifyToken, redisPassword, config.avatars.signingKey, config.tokens.encryptionKey];
   for (const account of config.accounts) values.push(account.accessToken, account.appSecret);
   for (const key of config.apiKeys ?? []) values.push(key.key);
+  for (const value of Object.values(config.telemetry.headers ?? {})) values.push(value);
   return values.filter((value): value is string => typeof value === 'string');
 }

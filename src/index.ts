@@ -1,15 +1,27 @@
 import { createGateway } from './app.js';
 import { ConfigError, configSecrets, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { describeListenError } from './startup-errors.js';
 
 /** `npm start`: validate the environment, start the gateway, stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.log.level, secrets: configSecrets(config) });
+  const logger = createLogger({ level: config.log.level, secrets: configSecrets(config), format: config.log.format });
   const gateway = await createGateway(config, logger);
-  const address = await gateway.listen();
+  const address = await gateway.listen().catch((error: unknown) => {
+    throw describeListenError(error, config.server);
+  });
   logger.info(
-    { address, graphql: `${address}/graphql`, strategy: config.graph.strategy, version: config.graph.apiVersion, accounts: gateway.accounts.list().map((a) => a.id), apiKeys: config.apiKeys?.length ?? 0 },
+    {
+      address,
+      graphql: `${address}/graphql`,
+      playground: config.server.playground ? `${address}/playground` : 'off (PLAYGROUND)',
+      mode: config.simulated ? 'demo: simulated data' : config.production ? 'production' : 'development',
+      strategy: config.graph.strategy,
+      version: config.graph.apiVersion,
+      accounts: gateway.accounts.list().map((a) => a.id),
+      apiKeys: config.apiKeys?.length ?? 0,
+    },
     'ig-profile-gateway listening',
   );
 

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { prettyLine } from './log-pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -20,6 +21,8 @@ export interface LoggerOptions {
   /** Values that must never be written, whatever carries them (a token, an app secret). */
   secrets?: ReadonlyArray<string | undefined>;
   destination?: { write(line: string): unknown };
+  /** `pretty`: one readable line per entry (LOG_FORMAT). */
+  format?: 'json' | 'pretty';
 }
 
 /**
@@ -30,9 +33,9 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 4);
   const out = options.destination ?? pino.destination({ dest: 1, sync: false });
-  const destination = secrets.length
-    ? { write: (line: string) => out.write(scrub(line, secrets)) }
-    : out;
+  const shape = options.format === 'pretty' ? prettyLine : (line: string) => line;
+  const destination =
+    secrets.length || options.format === 'pretty' ? { write: (line: string) => out.write(scrub(shape(line), secrets)) } : out;
   return pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }
 

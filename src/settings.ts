@@ -9,6 +9,8 @@ import { z } from 'zod';
 export const BATCH_STRATEGIES = ['auto', 'batch', 'single', 'ids'] as const;
 export type BatchStrategyName = (typeof BATCH_STRATEGIES)[number];
 
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+const SAMPLERS = ['parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio', 'always_on', 'always_off', 'traceidratio'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max: number) =>
@@ -44,6 +46,12 @@ const bool = z
   .toLowerCase()
   .refine((value) => ['true', 'false', '1', '0'].includes(value), 'must be true or false')
   .transform((value) => value === 'true' || value === '1');
+
+/** A 32-byte key from 64 hex digits or base64; undefined when it is neither. */
+export function decodeKey(value: string): Buffer | undefined {
+  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, 'base64') : undefined;
+  return key?.length === 32 ? key : undefined;
+}
 
 const secret = z.string().trim().min(1, 'must not be empty');
 const path = z.string().trim().min(1, 'must not be empty');
@@ -91,6 +99,25 @@ export const SETTINGS = {
     meaning: 'App secret: adds `appsecret_proof` to every Graph call (and verifies webhook signatures); the default for accounts-file entries without their own `appSecret`.',
     default: undefined,
     schema: secret.optional(),
+    secret: true,
+  }),
+  INSTAGRAM_TOKEN_REFRESH_SECONDS: setting({
+    group: 'tokens',
+    key: 'refreshMs',
+    meaning: 'How often (seconds) each account\'s long-lived token is refreshed through Meta\'s `refresh_access_token` (Meta allows it once a token is 24 hours old; tokens last 60 days). `0` turns refreshing off.',
+    default: '86400',
+    schema: seconds(0, 50 * 86_400),
+  }),
+  TOKEN_ENCRYPTION_KEY: setting({
+    group: 'tokens',
+    key: 'encryptionKey',
+    meaning: '32-byte key (64 hex digits, or base64) that encrypts refreshed tokens (AES-256-GCM) stored in Redis, so restarts and other replicas use the newest token. Needs `REDIS_URL`; unset: refreshed tokens stay in memory.',
+    default: undefined,
+    schema: z
+      .string()
+      .trim()
+      .refine((value) => decodeKey(value) !== undefined, 'must be 32 bytes: 64 hex digits or base64')
+      .optional(),
     secret: true,
   }),
   INSTAGRAM_WEBHOOK_VERIFY_TOKEN: setting({
@@ -517,12 +544,85 @@ export const SETTINGS = {
     default: '0.0.0.0',
     schema: z.string().trim().min(1, 'must not be empty'),
   }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting({
+    group: 'telemetry',
+    key: 'endpoint',
+    meaning: 'OpenTelemetry collector base URL; traces go to `<url>/v1/traces`. Unset (and no traces endpoint): tracing is off and costs nothing.',
+    default: undefined,
+    schema: httpUrl.optional(),
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: setting({
+    group: 'telemetry',
+    key: 'tracesEndpoint',
+    meaning: 'Full URL traces are posted to (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`).',
+    default: undefined,
+    schema: httpUrl.optional(),
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: setting({
+    group: 'telemetry',
+    key: 'protocol',
+    meaning: 'OTLP encoding: `http/protobuf` or `http/json` (gRPC is not supported).',
+    default: 'http/protobuf',
+    schema: z.enum(OTLP_PROTOCOLS, { error: `must be one of ${OTLP_PROTOCOLS.join(', ')}` }),
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: setting({
+    group: 'telemetry',
+    key: 'headers',
+    meaning: 'Headers sent with every export, as `key=value,key2=value2` (a collector API key, say).',
+    default: undefined,
+    schema: z
+      .string()
+      .trim()
+      .refine((value) => value.split(',').every((pair) => /^[^=\s]+=.+$/.test(pair.trim())), 'must look like key=value,key2=value2')
+      .transform((value) => Object.fromEntries(value.split(',').map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), decodeURIComponent(pair.slice(pair.indexOf('=') + 1).trim())])))
+      .optional(),
+    secret: true,
+  }),
+  OTEL_SERVICE_NAME: setting({
+    group: 'telemetry',
+    key: 'serviceName',
+    meaning: '`service.name` of every span.',
+    default: 'ig-profile-gateway',
+    schema: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+  }),
+  OTEL_TRACES_SAMPLER: setting({
+    group: 'telemetry',
+    key: 'sampler',
+    meaning: 'Which traces are kept: `parentbased_always_on` (follows a client\'s `traceparent`, else keeps all), `parentbased_traceidratio`, `parentbased_always_off`, `always_on`, `always_off`, `traceidratio`.',
+    default: 'parentbased_always_on',
+    schema: z.enum(SAMPLERS, { error: `must be one of ${SAMPLERS.join(', ')}` }),
+  }),
+  OTEL_TRACES_SAMPLER_ARG: setting({
+    group: 'telemetry',
+    key: 'samplerRatio',
+    meaning: 'Ratio of traces kept by the `*traceidratio` samplers, from 0 to 1.',
+    default: '1',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+      .transform(Number),
+  }),
   LOG_LEVEL: setting({
     group: 'log',
     key: 'level',
     meaning: 'pino log level: `fatal` … `trace`, or `silent`.',
     default: 'info',
     schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  }),
+  LOG_FORMAT: setting({
+    group: 'log',
+    key: 'format',
+    meaning: '`json` (one JSON object per line, for log collectors) or `pretty` (one readable line per entry, for people at a terminal). Secrets are scrubbed either way.',
+    default: 'json',
+    schema: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }),
+  }),
+  ACCESS_LOG: setting({
+    group: 'log',
+    key: 'accessLog',
+    meaning: 'Log every HTTP request at `info` (method, route, status, milliseconds; never the query string or headers). Off: at `debug`.',
+    default: 'false',
+    schema: bool,
   }),
   NODE_ENV: setting({
     group: 'server',

@@ -94,8 +94,8 @@ describe('several business accounts', () => {
     expect(unknown.errors?.[0]?.extensions?.code).toBe('ACCOUNT_UNKNOWN');
     expect(stack.sim.calls).toHaveLength(0);
     expect(stack.gateway.accounts.get(BIZ_B)?.id).toBe(BIZ_B);
-    const ready = (await (await fetch(`${stack.url}/readyz`)).json()) as { accounts: string[] };
-    expect(ready.accounts).toEqual([BIZ_A, BIZ_B]);
+    const ready = (await (await fetch(`${stack.url}/readyz`)).json()) as { accounts: Array<{ id: string }> };
+    expect(ready.accounts.map((account) => account.id)).toEqual([BIZ_A, BIZ_B]);
   });
 
   it('with one account the header is optional, and must match when given', async () => {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { parseUsage, type UsageReport } from './usage.js';
+import { traceRoundTrip } from './trace.js';
 
 export interface GraphCredentials {
   accessToken: string;
@@ -21,6 +22,8 @@ export interface GraphClientOptions {
   maxWaitSeconds: number;
   clock: Clock;
   logger: Logger;
+  /** The business account id for trace spans, once known. */
+  accountId?: () => string | undefined;
   /** Called with every HTTP answer (metrics). */
   onResponse?: (answer: GraphResponse) => void;
   /** Called once per HTTP round trip: what kind of call, and its HTTP status or `network_error`. */
@@ -64,11 +67,20 @@ export function appsecretProof(accessToken: string, appSecret: string): string {
  * header, POSTs in the form body, so nothing that logs URLs can leak it.
  */
 export class GraphClient {
-  private readonly proof: string | undefined;
+  private proofOf: { token: string; proof: string } | undefined;
 
-  constructor(private readonly options: GraphClientOptions) {
-    const { accessToken, appSecret } = options.credentials;
-    this.proof = appSecret ? appsecretProof(accessToken, appSecret) : undefined;
+  constructor(private readonly options: GraphClientOptions) {}
+
+  /** Credentials are read at every call, so a refreshed token (src/tokens) is used at once. */
+  private get token(): string {
+    return this.options.credentials.accessToken;
+  }
+
+  private get proof(): string | undefined {
+    const { accessToken, appSecret } = this.options.credentials;
+    if (!appSecret) return undefined;
+    if (this.proofOf?.token !== accessToken) this.proofOf = { token: accessToken, proof: appsecretProof(accessToken, appSecret) };
+    return this.proofOf.proof;
   }
 
   get version(): string {
@@ -78,18 +90,20 @@ export class GraphClient {
   /** GET /vNN.0/<path>?<query> */
   get(kind: CallKind, path: string, query: Record<string, string>): Promise<GraphResponse> {
     const params = new URLSearchParams(query);
-    if (this.proof) params.set('appsecret_proof', this.proof);
+    const proof = this.proof;
+    if (proof) params.set('appsecret_proof', proof);
     return this.send(kind, `${this.urlFor(path)}?${params}`, {
       method: 'GET',
-      headers: { authorization: `Bearer ${this.options.credentials.accessToken}` },
+      headers: { authorization: `Bearer ${this.token}` },
     });
   }
 
   /** POST /vNN.0/<path> with a form body carrying the token (the Batch API's documented form). */
   postForm(kind: CallKind, path: string, form: Record<string, string>): Promise<GraphResponse> {
     const body = new URLSearchParams(form);
-    body.set('access_token', this.options.credentials.accessToken);
-    if (this.proof) body.set('appsecret_proof', this.proof);
+    body.set('access_token', this.token);
+    const proof = this.proof;
+    if (proof) body.set('appsecret_proof', proof);
     return this.send(kind, this.urlFor(path), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -101,7 +115,11 @@ export class GraphClient {
     return `${this.options.baseUrl}/${this.options.version}/${path.replace(/^\/+/, '')}`;
   }
 
-  private async send(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
+  private send(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
+    return traceRoundTrip({ kind, url, init, accountId: this.options.accountId?.() }, () => this.sendOnce(kind, url, init));
+  }
+
+  private async sendOnce(kind: CallKind, url: string, init: RequestInit): Promise<GraphResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const started = performance.now();
     let response: Response;

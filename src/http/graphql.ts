@@ -15,8 +15,10 @@ import type { Metrics } from '../metrics.js';
 import { ProfileLoader } from '../schema/loader.js';
 import type { GatewayContext } from '../schema/context.js';
 import { buildGatewaySchema } from '../schema/build.js';
+import { noIntrospection } from '../schema/introspection.js';
 import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
+import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
@@ -131,10 +133,11 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
-    introspection: deps.config.server.introspection,
+    // Our own rule refuses introspection when it is off (its message names INTROSPECTION).
+    introspection: true,
     logger: deps.logger,
     formatError,
-    validationRules: limitRules(deps.config.limits),
+    validationRules: [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])],
     parseOptions: { maxTokens: deps.config.limits.queryTokens },
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
@@ -144,6 +147,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     // and cut connections after a fixed 10 s.
     stopOnTerminationSignals: false,
     plugins: [
+      graphqlTracingPlugin<GatewayContext>(),
       staleProfilesPlugin,
       ApolloServerPluginLandingPageDisabled(),
       // Resolvers hint how long their profiles stay fresh; clients get no Cache-Control from it.

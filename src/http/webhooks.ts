@@ -3,6 +3,7 @@ import type { AccountRegistry } from '../accounts.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Telemetry } from '../telemetry.js';
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from '../profiles/cache-store.js';
 import { WebhookDedupe } from '../webhooks/dedupe.js';
@@ -24,6 +25,8 @@ export interface WebhookDeps {
   logger: Logger;
   /** Judges webhook timestamps (one far in the future is ignored); the system clock by default. */
   clock?: Clock;
+  /** Processing a delivery is a trace of its own (src/telemetry.ts). */
+  telemetry?: Pick<Telemetry, 'background'>;
 }
 
 /**
@@ -135,14 +138,16 @@ export async function registerWebhooks(app: FastifyInstance, deps: WebhookDeps):
 
       metrics.webhookDeliveries.inc({ result: 'accepted' });
       // Acknowledge now (Meta wants 200 within seconds); the cache and Meta are consulted after.
-      const work = processDelivery(entries, {
-        accounts: deps.accounts,
-        dedupe,
-        keyPrefix: config.cache.keyPrefix,
-        prefetchQueue,
-        metrics,
-        logger,
-      })
+      const run = () =>
+        processDelivery(entries, {
+          accounts: deps.accounts,
+          dedupe,
+          keyPrefix: config.cache.keyPrefix,
+          prefetchQueue,
+          metrics,
+          logger,
+        });
+      const work = (deps.telemetry ? deps.telemetry.background('webhook.process', { 'webhook.entries.count': entries.length }, run) : run())
         .catch((error: unknown) => logger.error({ err: error }, 'webhook processing failed'))
         .finally(() => pending.delete(work));
       pending.add(work);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { GraphClient, type GraphCredentials } from '../graph/client.js';
+import { GraphClient, type GraphCredentials, type GraphResponse } from '../graph/client.js';
 import { ProfileFetcher } from '../graph/fetcher.js';
 import { UpstreamGate } from '../graph/gate.js';
 import { Slots } from '../graph/slots.js';
@@ -58,6 +58,10 @@ export interface AccountDeps {
   crm: Config['crm'];
   /** Contacts and commenters in Redis when `REDIS_URL` is set (shared by accounts). */
   crmRedis: CrmRedis | undefined;
+  /** Aggregated warn lines for upstream failures (src/upstream-log.ts). */
+  failures?: { record(account: string, result: string): void };
+  /** Readiness (src/health.ts): gets the usage guard, observes every round trip. */
+  health?: { attach(probe: { pausedSeconds(): number }): { response(answer: GraphResponse): void; networkError(): void } };
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -73,8 +77,13 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     maxWaitSeconds: graph.maxPauseSeconds,
     clock,
     logger,
-    onResponse: (answer) => metrics.recordUsage(answer.usage, accountLabel()),
+    accountId: () => id,
+    onResponse: (answer) => {
+      observer?.response(answer);
+      metrics.recordUsage(answer.usage, accountLabel());
+    },
     onCall: (kind, outcome, durationMs) => {
+      if (outcome === 'network_error') observer?.networkError();
       metrics.roundTrips.inc({ account: accountLabel(), kind, status: outcome });
       metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
     },
@@ -96,6 +105,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onPaused: (ids) => metrics.pausedProfiles.inc({ account: accountLabel() }, ids),
     onShed: (reason) => metrics.upstreamShed.inc({ account: accountLabel(), reason }),
   });
+  const observer = deps.health?.attach({ pausedSeconds: () => gate.pausedSeconds() });
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';
@@ -110,7 +120,10 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   });
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
-    onProfile: (result) => metrics.profilesRead.inc({ account: accountId, result }),
+    onProfile: (result) => {
+      metrics.profilesRead.inc({ account: accountId, result });
+      deps.failures?.record(accountId, result);
+    },
   });
   const pausedSeconds = () => gate.pausedSeconds();
 

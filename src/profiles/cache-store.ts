@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { errorCode, redisAddress } from '../startup-errors.js';
 
 export type StoreLayer = 'memory' | 'redis';
 export interface StoreHit<T> {
@@ -102,7 +103,7 @@ class LayeredStore implements CacheStore {
         this.redisSuspendedUntil = 0;
         this.markRedis(true);
       });
-      redis.on('error', () => this.markRedis(false));
+      redis.on('error', (error: unknown) => this.markRedis(false, error));
       // Connect in the background: the gateway serves from memory and upstream until Redis answers.
       void redis.connect().catch(() => this.markRedis(false));
     }
@@ -225,11 +226,12 @@ class LayeredStore implements CacheStore {
     return this.redis?.isReady && this.clock.now() >= this.redisSuspendedUntil ? this.redis : undefined;
   }
 
-  private markRedis(healthy: boolean): void {
+  private markRedis(healthy: boolean, error?: unknown): void {
     if (healthy === this.redisHealthy) return;
     this.redisHealthy = healthy;
-    if (healthy) this.options.logger.info('Redis cache reachable again');
-    else this.options.logger.warn('Redis cache unreachable: serving from memory and upstream until it returns');
+    const where = `REDIS_URL ${redisAddress(this.options.redisUrl ?? '')}`;
+    if (healthy) this.options.logger.info(`Redis cache reachable again (${where})`);
+    else this.options.logger.warn({ reason: errorCode(error) }, `Redis cache unreachable (${where}): serving from memory and upstream until it returns`);
   }
 
   private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {

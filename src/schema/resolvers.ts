@@ -55,7 +55,7 @@ export const resolvers: Resolvers = {
     instagramUsers: async (_parent, { ids }, context, info) => {
       const { profiles, maxIdsPerQuery, idsLeft } = context;
       if (ids.length > maxIdsPerQuery) {
-        throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
+        throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}; MAX_IDS_PER_QUERY).`);
       }
       spendIds(idsLeft, ids.length, maxIdsPerQuery);
       const fields = selectedGraphFields(info);

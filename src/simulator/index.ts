@@ -5,7 +5,7 @@ import { startServer } from './server.js';
 import type { Simulator, SimulatorOptions } from './types.js';
 
 export { DEFAULT_BUSINESS_ID, DEFAULT_MAX_LOGGED_CALLS } from './types.js';
-export type { BusinessUsageNumbers, Scenario, SimCall, Simulator, SimulatorOptions, SimProfile, UsageNumbers } from './types.js';
+export type { BusinessUsageNumbers, Scenario, SimCall, Simulator, SimulatorOptions, SimProfile, TokenRefreshOptions, UsageNumbers } from './types.js';
 export { simulatedProfile } from './profiles.js';
 export { DEMO_PREFIXES } from './scenarios.js';
 

@@ -8,6 +8,7 @@ import { errors, traceId, type SimAnswer } from './errors.js';
 import { answerRead, classifyRead, parseFields, type ReadContext } from './graph.js';
 import { applyScenario, AttemptCounter } from './scenarios.js';
 import { DEFAULT_BUSINESS_ID, DEFAULT_MAX_LOGGED_CALLS, type Scenario, type SimCall, type Simulator, type SimulatorOptions } from './types.js';
+import { REFRESH_PATH, SimTokens } from './tokens.js';
 import { usageHeaders } from './usage.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -77,6 +78,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
   // Every call since resetCalls(), by kind: exact even once the log has dropped old calls.
   const counted = new Map<SimCall['kind'], number>();
   const attempts = new AttemptCounter();
+  const tokens = new SimTokens(options);
   const sleepers = new Set<() => void>();
   let closed = false;
   let selfUrl = '';
@@ -150,6 +152,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
     if (call.token === null) return finish(res, call, errors.noToken());
     const businessId = options.tokens ? (Object.hasOwn(options.tokens, call.token) ? options.tokens[call.token]! : null) : DEFAULT_BUSINESS_ID;
     if (businessId === null) return finish(res, call, errors.unknownToken());
+    if (tokens.isRetired(call.token)) return finish(res, call, SimTokens.retiredAnswer());
     call.businessId = businessId;
     const secret = options.appSecrets?.[businessId];
     if (secret !== undefined) {
@@ -167,6 +170,10 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
       const includeHeaders = String(form.include_headers ?? query.get('include_headers') ?? 'true') !== 'false';
       const { elements, delayMs } = answerBatch(ctx, batch.parts, includeHeaders);
       return finish(res, call, { status: 200, body: elements, delayMs });
+    }
+    if (method === 'GET' && route.objectPath === REFRESH_PATH) {
+      Object.assign(call, { kind: 'other', ids: [] });
+      return finish(res, call, tokens.refresh(call.token, businessId, query));
     }
     if (method === 'GET') return finish(res, call, answerRead(ctx, route.objectPath, query));
     if (method === 'POST') return finish(res, call, errors.unsupportedPost(route.objectPath));
@@ -253,6 +260,7 @@ export async function startServer(initial: SimulatorOptions = {}): Promise<Simul
       else delete options.scenarios[igsid];
       attempts.reset(igsid);
     },
+    tokenRefreshes: tokens.refreshes,
     resetCalls() {
       calls.length = 0;
       counted.clear();

@@ -33,6 +33,8 @@ export interface SimulatorOptions {
   profilesByBusiness?: Record<string, Record<string, Partial<SimProfile>>>;
   /** Calls kept in `calls` (the latest ones; default `DEFAULT_MAX_LOGGED_CALLS`). `roundTrips` counts every call regardless. */
   maxLoggedCalls?: number;
+  /** Rules of `GET /refresh_access_token` (src/simulator/tokens.ts). */
+  tokenRefresh?: TokenRefreshOptions;
 }
 
 export type Scenario =
@@ -71,6 +73,8 @@ export interface Simulator {
   configure(patch: Partial<SimulatorOptions>): void;
   setScenario(igsid: string, scenario: Scenario | null): void;
   resetCalls(): void;
+  /** Every token refresh answered, oldest first: [old token, new token]. */
+  tokenRefreshes: ReadonlyArray<[string, string]>;
   /** Calls (of a kind) since `resetCalls()`, including those no longer kept in `calls`. */
   roundTrips(kind?: SimCall['kind']): number;
   close(): Promise<void>;
@@ -90,3 +94,15 @@ export const DEFAULT_BUSINESS_ID = '17841400000000001';
 
 /** Default bound of the call log: a long demo run must not grow the process without end. */
 export const DEFAULT_MAX_LOGGED_CALLS = 1_000;
+
+/** Rules of the simulator's `GET /refresh_access_token` (src/simulator/tokens.ts). */
+export interface TokenRefreshOptions {
+  /** Tokens younger than this are refused (Meta: 24 hours). */
+  minAgeSeconds?: number;
+  /** Age of the tokens the simulator started with (default 0: issued at start). */
+  initialAgeSeconds?: number;
+  /** `expires_in` of refreshed tokens (Meta: about 60 days). */
+  expiresInSeconds?: number;
+  /** Whether the token sent is refused from then on (default true). */
+  retireOld?: boolean;
+}

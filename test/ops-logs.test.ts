@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { UpstreamFailureLog } from '../src/upstream-log.js';
+import { captureLog } from './support/log-capture.js';
+import { ManualClock } from './support/manual-clock.js';
+import { spawnGateway } from './support/process.js';
+import { startStack } from './support/stack.js';
+import { waitForLine } from './support/wait-line.js';
+
+const A = '17841400000000101';
+const B = '17841400000000202';
+
+describe('upstream failures are logged at warn, aggregated per account and code', () => {
+  it('a burst of 1000 failures is one line per account and code per interval, with the count', async () => {
+    const clock = new ManualClock();
+    const log = captureLog();
+    const failures = new UpstreamFailureLog({ logger: log.logger, clock, intervalMs: 10_000 });
+    for (let i = 0; i < 1000; i++) failures.record(A, 'UPSTREAM_UNAVAILABLE');
+    for (let i = 0; i < 30; i++) failures.record(B, 'ACCESS_TOKEN_INVALID');
+    for (let i = 0; i < 50; i++) failures.record(A, i % 2 ? 'ok' : 'CONSENT_REQUIRED');
+    expect(log.lines).toHaveLength(0);
+    await clock.advance(10_000);
+    expect(log.lines.map((line) => [line.level, line.account, line.code, line.count])).toEqual([
+      [40, A, 'UPSTREAM_UNAVAILABLE', 1000],
+      [40, B, 'ACCESS_TOKEN_INVALID', 30],
+    ]);
+    // Quiet afterwards: no timer left, nothing more written.
+    expect(clock.pending).toBe(0);
+    failures.record(A, 'RATE_LIMITED');
+    failures.flush();
+    expect(log.lines.at(-1)).toMatchObject({ account: A, code: 'RATE_LIMITED', count: 1 });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('end to end: failing queries against an unreachable Meta reach the log (flushed at shutdown)', async () => {
+    const stack = await startStack({ env: { GRAPH_MAX_RETRIES: '0', CACHE_ENABLED: 'false' } });
+    await stack.sim.close();
+    for (let i = 0; i < 5; i++) await stack.gql(`{ instagramUser(id: "178414000000${7000 + i}") { id } }`);
+    await stack.close();
+    const lines = stack.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).startsWith('upstream failures'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, account: '17841400000000001', code: 'UPSTREAM_UNAVAILABLE', count: 5 });
+  });
+});
+
+describe('start-up line', () => {
+  it('names the listening URL, the playground URL and the mode', { timeout: 60_000 }, async () => {
+    const gateway = spawnGateway({});
+    try {
+      await gateway.ready;
+      const line = JSON.parse(gateway.output().split('\n').find((l) => l.includes('ig-profile-gateway listening'))!) as Record<string, string>;
+      expect(line.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(line.playground).toBe(`${line.address}/playground`);
+      expect(line.mode).toBe('demo: simulated data');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('ACCESS_LOG and LOG_FORMAT', () => {
+  it('ACCESS_LOG=true logs each request at info (route, status, ms; no query string); off by default', async () => {
+    for (const accessLog of ['true', 'false']) {
+      const stack = await startStack({ env: { ACCESS_LOG: accessLog } });
+      try {
+        await stack.gql('{ instagramUser(id: "1784140000000001") { id } }');
+        await fetch(`${stack.url}/healthz?secret-looking=1`);
+        const served = stack.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request served');
+        if (accessLog === 'false') expect(served).toHaveLength(0);
+        else {
+          expect(served.map((line) => [line.level, line.method, line.path, line.status])).toEqual([
+            [30, 'POST', '/graphql', 200],
+            [30, 'GET', '/healthz', 200],
+          ]);
+          expect(JSON.stringify(served)).not.toContain('secret-looking');
+        }
+      } finally {
+        await stack.close();
+      }
+    }
+  });
+
+  it('LOG_FORMAT=pretty writes one readable line per entry, secrets still scrubbed', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', secrets: ['EAA-secret-token-value'], format: 'pretty', destination: { write: (line: string) => lines.push(line) } });
+    logger.warn({ account: '1784', reason: 'token EAA-secret-token-value refused' }, 'upstream failures');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  upstream failures account=1784 reason=token \[redacted\] refused\n$/);
+  });
+
+  it('LOG_FORMAT=pretty in a real process', { timeout: 60_000 }, async () => {
+    const gateway = spawnGateway({ LOG_FORMAT: 'pretty' });
+    try {
+      const line = await waitForLine(gateway, /ig-profile-gateway listening/);
+      expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  ig-profile-gateway listening address=http:\/\/127\.0\.0\.1:\d+ /);
+      expect(gateway.output()).not.toContain('{"level"');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
