@@ -9,7 +9,7 @@ import { registerPlayground } from './http/playground.js';
 import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { Slots } from './graph/slots.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
@@ -28,8 +28,14 @@ export interface Gateway {
 
 const SIMULATOR_TOKEN = 'simulator-demo-token';
 
+export interface GatewayOptions {
+  /** Time for every TTL, window, pause and timestamp check; the system clock by default (tests move it). */
+  clock?: Clock;
+}
+
 /** Wires config → cache store → accounts (Graph client … cache) → HTTP routes. */
-export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+export async function createGateway(config: Config, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  const clock = options.clock ?? systemClock;
   let simulator: Simulator | undefined;
   if (config.simulated) {
     simulator = await startSimulator({ latencyMs: 25 });
@@ -46,12 +52,13 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         redisTimeoutMs: config.cache.redisTimeoutMs,
         logger,
         metrics,
+        clock,
       })
     : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
-  const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, systemClock);
+  const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, clock);
   const profiles = await Promise.all(
     credentials.map((account) =>
       createAccountProfiles({
@@ -65,6 +72,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
         store,
         upstreamSlots,
+        clock,
       }),
     ),
   );
@@ -116,8 +124,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  await registerGraphQL(app, { config, accounts, logger, metrics });
-  await registerWebhooks(app, { config, accounts, metrics, store, logger });
+  await registerGraphQL(app, { config, accounts, logger, metrics, clock });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger, clock });
   registerOps(app, { accounts, metrics, store });
 
   return {

@@ -8,6 +8,7 @@ import DataLoader from 'dataloader';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -17,6 +18,7 @@ import { buildGatewaySchema } from '../schema/build.js';
 import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { RequestAuthorizer, requestError } from './auth.js';
+import { createResponseCache } from './response-cache.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
@@ -126,7 +128,11 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 }
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
+export async function registerGraphQL(
+  app: FastifyInstance,
+  deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; clock?: Clock },
+) {
+  const clock = deps.clock ?? systemClock;
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -151,7 +157,11 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
       // query skips execution entirely. Responses with errors or stale profiles are never cached.
       ...(deps.config.cache.enabled
         ? [
-            responseCachePlugin<GatewayContext>({ sessionId: async ({ contextValue }) => contextValue.account.id, generateCacheKey: responseCacheKey }),
+            responseCachePlugin<GatewayContext>({
+              sessionId: async ({ contextValue }) => contextValue.account.id,
+              generateCacheKey: responseCacheKey,
+              cache: createResponseCache(clock),
+            }),
             responseCacheMetricsPlugin(deps.metrics),
           ]
         : []),
@@ -182,6 +192,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
         maxIdsPerQuery: deps.config.limits.idsPerQuery,
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
+        clock,
       };
     },
   });

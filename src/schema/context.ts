@@ -1,4 +1,5 @@
 import type DataLoader from 'dataloader';
+import type { Clock } from '../clock.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileLoader } from './loader.js';
 import type { StaleNotice } from '../graph/outcomes.js';
@@ -15,4 +16,6 @@ export interface GatewayContext {
   idsLeft: { count: number };
   /** Profiles served stale because Meta failed; reported in `extensions.staleProfiles`. */
   staleProfiles: Array<{ igsid: string } & StaleNotice>;
+  /** The gateway's clock: freshness hints are measured on it. */
+  clock: Clock;
 }

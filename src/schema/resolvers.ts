@@ -23,8 +23,7 @@ function spendIds(idsLeft: { count: number }, n: number, max: number) {
  * Lets the whole response be cached (per account) exactly as long as every profile in it stays
  * fresh: the hint is the time left before the first of them expires, 0 when one is not known fresh.
  */
-function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphProfile | undefined>): void {
-  const now = Date.now();
+function hintFreshness(info: GraphQLResolveInfo, now: number, profiles: ReadonlyArray<GraphProfile | undefined>): void {
   let maxAge = profiles.length ? Number.POSITIVE_INFINITY : 0;
   for (const profile of profiles) {
     maxAge = Math.min(maxAge, profile?.freshUntil ? Math.floor((profile.freshUntil - now) / 1000) : 0);
@@ -35,14 +34,14 @@ function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphPr
 /** Thin resolvers: check input, name the fields, hand the ids to the per-request loader. */
 export const resolvers: Resolvers = {
   Query: {
-    instagramUser: async (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery }, info) => {
+    instagramUser: async (_parent, { id }, { profiles, idsLeft, maxIdsPerQuery, clock }, info) => {
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
       spendIds(idsLeft, 1, maxIdsPerQuery);
       const profile = await profiles.load(id, selectedGraphFields(info));
-      hintFreshness(info, [profile]);
+      hintFreshness(info, clock.now(), [profile]);
       return profile;
     },
-    instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft }, info) => {
+    instagramUsers: async (_parent, { ids }, { profiles, maxIdsPerQuery, idsLeft, clock }, info) => {
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}).`);
       }
@@ -51,7 +50,7 @@ export const resolvers: Resolvers = {
       // One entry per requested id, in order and with repeats: an invalid or failing id becomes
       // null at its own index with its own error, and never costs its neighbours their answer.
       const settled = await Promise.allSettled(ids.map((id) => (IGSID_PATTERN.test(id) ? profiles.load(id, fields) : Promise.reject(invalidIgsid(id)))));
-      hintFreshness(info, settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
+      hintFreshness(info, clock.now(), settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
       return settled.map((result) => (result.status === 'fulfilled' ? result.value : Promise.reject(result.reason)));
     },
   },
