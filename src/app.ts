@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AccountRegistry } from './accounts.js';
-import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, graphQLErrorBody, httpErrorCode } from './http/answers.js';
 import { ConnectionTracker, createTimedServer } from './http/connections.js';
@@ -11,6 +10,7 @@ import { registerPlayground } from './http/playground.js';
 import { registerWebhooks } from './http/webhooks.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { systemClock, type Clock } from './clock.js';
 import { Slots } from './graph/slots.js';
 import { createAccountProfiles, type AccountDeps, type AccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
@@ -36,8 +36,14 @@ export interface Gateway {
 
 const SIMULATOR_TOKEN = 'simulator-demo-token';
 
+export interface GatewayOptions {
+  /** Time for every TTL, window, pause and timestamp check; the system clock by default (tests move it). */
+  clock?: Clock;
+}
+
 /** Wires config → cache store → accounts (Graph client … cache) → HTTP routes. */
-export async function createGateway(config: Config, logger: Logger): Promise<Gateway> {
+export async function createGateway(config: Config, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  const clock = options.clock ?? systemClock;
   let simulator: Simulator | undefined;
   if (config.simulated) {
     simulator = await startSimulator({ latencyMs: 25, selfCdn: true });
@@ -55,17 +61,18 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         redisTimeoutMs: config.cache.redisTimeoutMs,
         logger,
         metrics,
+        clock,
       })
     : undefined;
   const crmRedis = config.cache.redisUrl ? new CrmRedis(config.cache.redisUrl, config.cache.redisTimeoutMs, logger, metrics) : undefined;
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
-  const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, systemClock);
+  const upstreamSlots = new Slots({ max: maxConcurrency, queueLimit, maxWaitMs: queueWaitMs }, clock);
   // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
-  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock: systemClock, logger, metrics, telemetry });
-  const readiness = new Readiness({ tokens, store, clock: systemClock, logger });
-  const failures = new UpstreamFailureLog({ logger, clock: systemClock });
+  const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock, logger, metrics, telemetry });
+  const readiness = new Readiness({ tokens, store, clock, logger });
+  const failures = new UpstreamFailureLog({ logger, clock });
   const built = new Map<AccountProfiles, Omit<AccountDeps, 'health'>>();
   const profiles = await Promise.all(
     credentials.map(async (account) => {
@@ -84,6 +91,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         crm: config.crm,
         crmRedis,
         failures,
+        clock,
       };
       const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
       built.set(profile, deps);
@@ -150,8 +158,8 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     metrics,
     logger,
   });
-  await registerGraphQL(app, { config, accounts, logger, metrics, avatars });
-  await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock });
+  await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
 
   return {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { simulatedProfile } from '../src/simulator/index.js';
 import { metric } from './support/metrics.js';
+import { OffsetClock } from './support/offset-clock.js';
 import { igsids, startStack, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';
 
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username } }`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const profileCalls = (stack: Stack) => stack.sim.calls.filter((call) => call.kind !== 'me');
 
 let stack: Stack | undefined;
@@ -40,19 +40,22 @@ describe('in-memory cache', () => {
   });
 
   it('refetches after PROFILE_TTL_SECONDS when no stale window applies', async () => {
-    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' } });
+    const clock = new OffsetClock();
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' }, clock });
     const [id] = igsids(1, 20);
     await stack.gql(ONE, { id });
     await stack.gql(ONE, { id });
     expect(profileCalls(stack)).toHaveLength(1);
-    await sleep(1100);
+    clock.skip(1100);
     await stack.gql(ONE, { id });
     expect(profileCalls(stack)).toHaveLength(2);
   });
 
   it('never serves a profilePic past its oe= expiry (minus the margin) and exposes profilePicExpiresAt', async () => {
     // Pictures expire 2 s after they are fetched; the margin is 1 s: a cached URL is good for ~1 s.
-    stack = await startStack({ env: { PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '1' }, sim: { profilePicTtlSeconds: 2 } });
+    // The simulator writes oe= from real time; only the gateway's clock skips past it.
+    const clock = new OffsetClock();
+    stack = await startStack({ env: { PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '1' }, sim: { profilePicTtlSeconds: 2 }, clock });
     const id = igsids(50, 30).find((candidate) => simulatedProfile(candidate).profile_pic !== null)!;
     const query = `query($id: ID!) { instagramUser(id: $id) { username profilePic profilePicExpiresAt } }`;
     const first = await stack.gql<{ instagramUser: { profilePic: string; profilePicExpiresAt: string } }>(query, { id });
@@ -61,7 +64,7 @@ describe('in-memory cache', () => {
 
     await stack.gql(query, { id });
     const callsWhileValid = profileCalls(stack).length;
-    await sleep(Math.max(0, oe * 1000 - 1000 - Date.now()) + 50);
+    clock.skip(Math.max(0, oe * 1000 - 1000 - clock.now()) + 50);
     await stack.gql(query, { id });
     const refetch = profileCalls(stack).slice(callsWhileValid);
     // Only the picture had to be fetched again: username was still fresh.
@@ -69,10 +72,11 @@ describe('in-memory cache', () => {
   });
 
   it('stale-while-revalidate: answers at once from cache, refreshes once in the background', async () => {
-    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '60' } });
+    const clock = new OffsetClock();
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '60' }, clock });
     const [id] = igsids(1, 40);
     await stack.gql(ONE, { id });
-    await sleep(1100);
+    clock.skip(1100);
     stack.sim.configure({ latencyMs: 3000 });
     const answers = await Promise.all(Array.from({ length: 5 }, () => stack!.gql(ONE, { id })));
     for (const answer of answers) expect(answer.errors).toBeUndefined();
@@ -87,12 +91,14 @@ describe('in-memory cache', () => {
   });
 
   it('stale-if-error: serves the stale profile when Meta fails or throttles, and says so', async () => {
+    const clock = new OffsetClock();
     stack = await startStack({
       env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '60', GRAPH_MAX_RETRIES: '0' },
+      clock,
     });
     const [down, throttled] = igsids(2, 50);
     await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }`, { ids: [down, throttled] });
-    await sleep(1100);
+    clock.skip(1100);
     stack.sim.setScenario(down!, { kind: 'transient' });
     stack.sim.setScenario(throttled!, { kind: 'rateLimited', etaMinutes: 3 });
     const answer = await stack.gql<{ instagramUsers: Array<{ username: string }> }>(
@@ -109,19 +115,22 @@ describe('in-memory cache', () => {
   });
 
   it('stale-if-error does not cover a profile older than its window', async () => {
+    const clock = new OffsetClock();
     stack = await startStack({
       env: { PROFILE_TTL_SECONDS: '1', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '1', GRAPH_MAX_RETRIES: '0' },
+      clock,
     });
     const [id] = igsids(1, 60);
     await stack.gql(ONE, { id });
-    await sleep(2100);
+    clock.skip(2100);
     stack.sim.setScenario(id!, { kind: 'transient' });
     const answer = await stack.gql(ONE, { id });
     expect(answer.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
   });
 
   it('remembers CONSENT_REQUIRED / USER_BLOCKED for NEGATIVE_TTL_SECONDS', async () => {
-    stack = await startStack({ env: { NEGATIVE_TTL_SECONDS: '1' } });
+    const clock = new OffsetClock();
+    stack = await startStack({ env: { NEGATIVE_TTL_SECONDS: '1' }, clock });
     const [consent, blocked] = igsids(2, 70);
     stack.sim.setScenario(consent!, { kind: 'consent' });
     stack.sim.setScenario(blocked!, { kind: 'blocked' });
@@ -131,7 +140,7 @@ describe('in-memory cache', () => {
     expect(second.errors?.map((error) => error.extensions?.code)).toEqual(first.errors?.map((error) => error.extensions?.code));
     expect(second.errors?.map((error) => error.extensions?.code).sort()).toEqual(['CONSENT_REQUIRED', 'USER_BLOCKED']);
     expect(profileCalls(stack)).toHaveLength(1);
-    await sleep(1100);
+    clock.skip(1100);
     stack.sim.setScenario(consent!, null);
     const later = await stack.gql(query, { ids: [consent, blocked] });
     expect(later.errors?.map((error) => error.extensions?.code)).toEqual(['USER_BLOCKED']);
@@ -150,7 +159,8 @@ describe('in-memory cache', () => {
   });
 
   it('a whole response is reused only while every profile in it is fresh, and never with errors', async () => {
-    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '2', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' } });
+    const clock = new OffsetClock();
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '2', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' }, clock });
     const [id, refused] = igsids(2, 110);
     stack.sim.setScenario(refused!, { kind: 'consent' });
     const responseHits = () => metric(stack!.url, 'igpg_cache_lookups_total', { layer: 'response', result: 'hit' });
@@ -158,7 +168,7 @@ describe('in-memory cache', () => {
     const second = await stack.gql(ONE, { id });
     expect(second.data).toEqual(first.data);
     expect(await responseHits()).toBe(1);
-    await sleep(2100);
+    clock.skip(2100);
     await stack.gql(ONE, { id });
     expect(await responseHits()).toBe(1);
     expect(profileCalls(stack)).toHaveLength(2);

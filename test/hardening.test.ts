@@ -2,22 +2,30 @@ import { getIntrospectionQuery } from 'graphql';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { startGraphProxy, type GraphProxy } from './support/graph-proxy.js';
+import { OffsetClock } from './support/offset-clock.js';
 import { spawnGateway, type GatewayProcess } from './support/process.js';
 import { igsids, postGraphQL, startStack, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
 
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username } }`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type Errors = Array<{ message: string; extensions?: Record<string, unknown> }>;
 
 let stack: Stack | undefined;
 let sim: Simulator | undefined;
 let child: GatewayProcess | undefined;
+let proxy: GraphProxy | undefined;
 afterEach(async () => {
   await stack?.close();
   await child?.stop();
+  await proxy?.close();
   await sim?.close();
-  stack = sim = child = undefined;
+  stack = sim = child = proxy = undefined;
 });
+
+/** Resolves once the simulator has received a profile read (not the startup `/me`): the request is in flight. */
+const upstreamReached = (simulator: Simulator) =>
+  waitFor(() => simulator.calls.some((call) => call.kind !== 'me'), { what: 'the profile read to reach the simulator' });
 
 async function post(url: string, body: string | unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${url}/graphql`, {
@@ -301,7 +309,8 @@ describe('Meta usage and throttling, per account', () => {
   });
 
   it('a throttle (code 4) with an advertised wait: no call to Meta before it ends, calls resume after', async () => {
-    stack = await startStack();
+    const clock = new OffsetClock();
+    stack = await startStack({ clock });
     const [hot, next, later] = igsids(3, 6300);
     stack.sim.setScenario(hot!, { kind: 'rateLimited', etaMinutes: 0, retryAfterSeconds: 1 });
     expect((await stack.gql(ONE, { id: hot })).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
@@ -309,7 +318,7 @@ describe('Meta usage and throttling, per account', () => {
     const during = await stack.gql(ONE, { id: next });
     expect(during.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
     expect(stack.sim.calls).toHaveLength(1);
-    await sleep(1100);
+    clock.skip(1100);
     expect((await stack.gql(ONE, { id: later })).errors).toBeUndefined();
     expect(stack.sim.calls).toHaveLength(2);
   });
@@ -349,22 +358,36 @@ describe('Meta usage and throttling, per account', () => {
 
 describe('graceful shutdown (built gateway, real process)', () => {
   it('SIGTERM: stops accepting, finishes the request in flight, exits 0', async () => {
-    sim = await startSimulator({ latencyMs: 500 });
-    child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url });
+    sim = await startSimulator();
+    // The proxy holds Meta's answer until the test releases it: the request stays in flight for as long as needed.
+    proxy = await startGraphProxy(sim.url);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    proxy.rewrite = async (request, forward) => {
+      if (!request.path.includes('/me')) await released;
+      return forward();
+    };
+    // Keep-alive and shutdown bounds far beyond the test's timeout: only an immediate exit passes.
+    child = spawnGateway({
+      INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test',
+      INSTAGRAM_GRAPH_URL: proxy.url,
+      KEEP_ALIVE_TIMEOUT_MS: '60000',
+      SHUTDOWN_TIMEOUT_MS: '60000',
+    });
     const url = await child.ready;
     const [id] = igsids(1, 7000);
     const inFlight = postGraphQL<{ instagramUser: { id: string } }>(url, ONE, { id });
-    await sleep(150);
+    await waitFor(() => proxy!.calls.some((call) => !call.path.includes('/me')), { what: 'the profile read to reach the proxy' });
     child.child.kill('SIGTERM');
-    await sleep(100);
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    await waitFor(() => child!.output().includes('shutting down'), { what: 'the shutdown log line' });
+    // No new connection is accepted while the request is still held upstream.
+    await waitFor(() => fetch(`${url}/healthz`).then(() => false, () => true), { what: 'new connections to be refused' });
+    release();
     const answer = await inFlight;
     expect(answer.status).toBe(200);
     expect(answer.data?.instagramUser.id).toBe(id);
-    const answered = Date.now();
+    // Exits as soon as the last request is answered: the client's keep-alive connection (60 s) does not hold it open.
     expect(await child.exited).toBe(0);
-    // Exits as soon as the last request is answered (keep-alive connections do not hold it open).
-    expect(Date.now() - answered).toBeLessThan(1500);
     expect(child.output()).toContain('shut down cleanly');
   });
 
@@ -375,25 +398,24 @@ describe('graceful shutdown (built gateway, real process)', () => {
     const [id] = igsids(1, 7050);
     sim.setScenario(id!, { kind: 'slow', ms: 11_000 });
     const inFlight = postGraphQL<{ instagramUser: { id: string } }>(url, ONE, { id });
-    await sleep(150);
+    await upstreamReached(sim);
     child.child.kill('SIGTERM');
     const answer = await inFlight;
     expect(answer.data?.instagramUser.id).toBe(id);
     expect(await child.exited).toBe(0);
-  }, 20_000);
+  }, 45_000);
 
   it('a request outliving SHUTDOWN_TIMEOUT_MS: the process exits 1 with a log line', async () => {
     sim = await startSimulator();
     child = spawnGateway({ INSTAGRAM_ACCESS_TOKEN: 'EAAtoken-shutdown-test', INSTAGRAM_GRAPH_URL: sim.url, SHUTDOWN_TIMEOUT_MS: '300', GRAPH_TIMEOUT_MS: '20000' });
     const url = await child.ready;
     const [id] = igsids(1, 7100);
-    sim.setScenario(id!, { kind: 'slow', ms: 5000 });
+    // Slower than the test's timeout: only SHUTDOWN_TIMEOUT_MS can end the process (and then with code 1).
+    sim.setScenario(id!, { kind: 'slow', ms: 60_000 });
     const inFlight = postGraphQL(url, ONE, { id }).catch(() => 'connection closed');
-    await sleep(150);
-    const started = Date.now();
+    await upstreamReached(sim);
     child.child.kill('SIGTERM');
     expect(await child.exited).toBe(1);
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(child.output()).toContain('SHUTDOWN_TIMEOUT_MS');
     await inFlight;
   });

@@ -148,11 +148,10 @@ describe.runIf(redisOk)('Redis cache', () => {
       expect(await readyz(gateway)).toMatchObject({ status: 'ready', cache: { layer: 'redis', status: 'ok' } });
 
       await redis.stop();
-      const started = Date.now();
+      // Answered while Redis is still down (it returns only after this): commands fail fast, never queue for a reconnect.
       const answer = await gateway.gql<{ instagramUser: { id: string } }>(ONE, { id: during });
       expect(answer.errors).toBeUndefined();
       expect(answer.data?.instagramUser.id).toBe(during);
-      expect(Date.now() - started).toBeLessThan(1000);
       // Memory still answers what it holds.
       await gateway.gql(ONE, { id: before });
       expect(profileCalls(gateway)).toHaveLength(2);
@@ -177,11 +176,10 @@ describe.runIf(redisOk)('Redis cache', () => {
     try {
       const gateway = await stack({ env: { REDIS_URL: redis.url, CACHE_KEY_PREFIX: 'paused', REDIS_TIMEOUT_MS: '100' } });
       await gateway.gql(ONE, { id: igsids(1, 400)[0] });
-      expect(await redisCommand(redis.url, 'CLIENT PAUSE 1500 ALL')).toBe('+OK');
-      const started = Date.now();
+      // Paused for longer than this test may run: only REDIS_TIMEOUT_MS lets the answer come (the error metric shows it fired).
+      expect(await redisCommand(redis.url, 'CLIENT PAUSE 60000 ALL')).toBe('+OK');
       const answer = await gateway.gql<{ instagramUser: { id: string } }>(ONE, { id: igsids(1, 401)[0] });
       expect(answer.errors).toBeUndefined();
-      expect(Date.now() - started).toBeLessThan(800);
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       expect(metrics).toMatch(/igpg_cache_errors_total\{layer="redis",operation="get"\} [1-9]/);
     } finally {

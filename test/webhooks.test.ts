@@ -254,7 +254,8 @@ describe('delivery processing', () => {
     // Five entries of 100 items in one delivery, as Meta batches them.
     const answer = await deliver(stack.url, delivery(...Array.from({ length: 5 }, (_, i) => ({ messaging: items.slice(i * 100, (i + 1) * 100) }))));
     expect(answer.status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Acknowledging never waits on the work (the next test proves it by event); this only catches a gross slowdown.
+    expect(Date.now() - started).toBeLessThan(5000);
     await waitForMetric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, prefetchedBefore + 120);
     expect(stack.sim.calls.map((call) => call.kind)).toEqual(['batch', 'batch', 'batch']);
     expect(new Set(stack.sim.calls.flatMap((call) => call.ids)).size).toBe(120);
@@ -264,9 +265,8 @@ describe('delivery processing', () => {
     const [slow] = igsids(1, 1900);
     stack.sim.setScenario(slow!, { kind: 'slow', ms: 2000 });
     const prefetchedBefore = await metric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' });
-    const started = Date.now();
+    // Answered while Meta still holds the prefetch: nothing prefetched yet when the 200 arrives.
     expect((await deliver(stack.url, delivery({ messaging: [message(slow!, 'm-slow-1', Date.now())] }))).status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(500);
     expect(await metric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' })).toBe(prefetchedBefore);
     await waitForMetric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, prefetchedBefore + 1);
     stack.sim.setScenario(slow!, null);

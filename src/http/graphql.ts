@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import type { AvatarLinks } from '../avatars/links.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -20,6 +21,7 @@ import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
+import { createResponseCache } from './response-cache.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
@@ -129,7 +131,11 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 }
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; avatars: AvatarLinks }) {
+export async function registerGraphQL(
+  app: FastifyInstance,
+  deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; avatars: AvatarLinks; clock?: Clock },
+) {
+  const clock = deps.clock ?? systemClock;
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -156,7 +162,11 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
       // query skips execution entirely. Responses with errors or stale profiles are never cached.
       ...(deps.config.cache.enabled
         ? [
-            responseCachePlugin<GatewayContext>({ sessionId: async ({ contextValue }) => contextValue.account.id, generateCacheKey: responseCacheKey }),
+            responseCachePlugin<GatewayContext>({
+              sessionId: async ({ contextValue }) => contextValue.account.id,
+              generateCacheKey: responseCacheKey,
+              cache: createResponseCache(clock),
+            }),
             responseCacheMetricsPlugin(deps.metrics),
           ]
         : []),
@@ -188,6 +198,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
         avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
+        clock,
       };
     },
   });

@@ -132,6 +132,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     windowMs: batching.windowMs,
     maxPartialInFlight: 1,
     maxPartialWaitMs: batching.maxWaitMs,
+    clock,
     onCoalesced: () => metrics.coalescedWaits.inc({ account: accountId }),
     onFetchError: (error) => logger.error({ err: error }, 'fetching a group rejected unexpectedly: its ids were answered UPSTREAM_ERROR'),
   });
@@ -158,6 +159,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     },
     metrics,
     logger,
+    clock,
   );
   return {
     id: accountId,

@@ -1,4 +1,5 @@
 import type DataLoader from 'dataloader';
+import type { Clock } from '../clock.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileLoader } from './loader.js';
 import type { StaleNotice } from '../graph/outcomes.js';
@@ -17,4 +18,6 @@ export interface GatewayContext {
   staleProfiles: Array<{ igsid: string } & StaleNotice>;
   /** The person's signed, stable `/avatars/…` link for this account. */
   avatarUrl: (igsid: string) => string;
+  /** The gateway's clock: freshness hints are measured on it. */
+  clock: Clock;
 }

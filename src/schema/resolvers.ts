@@ -26,8 +26,7 @@ function spendIds(idsLeft: { count: number }, n: number, max: number) {
  * Lets the whole response be cached (per account) exactly as long as every profile in it stays
  * fresh: the hint is the time left before the first of them expires, 0 when one is not known fresh.
  */
-function hintFreshness(info: GraphQLResolveInfo, profiles: ReadonlyArray<GraphProfile | undefined>): void {
-  const now = Date.now();
+function hintFreshness(info: GraphQLResolveInfo, now: number, profiles: ReadonlyArray<GraphProfile | undefined>): void {
   let maxAge = profiles.length ? Number.POSITIVE_INFINITY : 0;
   for (const profile of profiles) {
     maxAge = Math.min(maxAge, profile?.freshUntil ? Math.floor((profile.freshUntil - now) / 1000) : 0);
@@ -49,11 +48,11 @@ export const resolvers: Resolvers = {
       if (!IGSID_PATTERN.test(id)) throw invalidIgsid(id);
       spendIds(idsLeft, 1, maxIdsPerQuery);
       const profile = await withKnownUsername(profiles.load(id, selectedGraphFields(info)), id, context);
-      hintFreshness(info, [profile]);
+      hintFreshness(info, context.clock.now(), [profile]);
       return profile;
     },
     instagramUsers: async (_parent, { ids }, context, info) => {
-      const { profiles, maxIdsPerQuery, idsLeft } = context;
+      const { profiles, maxIdsPerQuery, idsLeft, clock } = context;
       if (ids.length > maxIdsPerQuery) {
         throw badUserInput(`instagramUsers accepts at most ${maxIdsPerQuery} ids per call (got ${ids.length}; MAX_IDS_PER_QUERY).`);
       }
@@ -64,7 +63,7 @@ export const resolvers: Resolvers = {
       const settled = await Promise.allSettled(
         ids.map((id) => (IGSID_PATTERN.test(id) ? withKnownUsername(profiles.load(id, fields), id, context) : Promise.reject(invalidIgsid(id)))),
       );
-      hintFreshness(info, settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
+      hintFreshness(info, clock.now(), settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined)));
       return settled.map((result) => (result.status === 'fulfilled' ? result.value : Promise.reject(result.reason)));
     },
     instagramContacts: (_parent, args, context, info) => instagramContacts(args, context, info),

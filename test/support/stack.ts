@@ -1,4 +1,5 @@
 import { createGateway, type Gateway } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
 import { configSecrets, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
@@ -24,9 +25,10 @@ export interface Stack {
 
 /**
  * A simulator and a gateway pointed at it, both on ephemeral loopback ports, speaking real HTTP.
- * `env` is the gateway's environment (on top of a token, the simulator URL and quiet retries).
+ * `env` is the gateway's environment (on top of a token, the simulator URL and quiet retries);
+ * `clock` is the gateway's time (an `OffsetClock` lets a test skip past a TTL; the simulator keeps real time).
  */
-export async function startStack(options: { env?: Record<string, string>; sim?: SimulatorOptions } = {}): Promise<Stack> {
+export async function startStack(options: { env?: Record<string, string>; sim?: SimulatorOptions; clock?: Clock } = {}): Promise<Stack> {
   const sim = await startSimulator(options.sim);
   const config = loadConfig({
     INSTAGRAM_ACCESS_TOKEN: TEST_TOKEN,
@@ -43,7 +45,7 @@ export async function startStack(options: { env?: Record<string, string>; sim?: 
     secrets: configSecrets(config),
     destination: { write: (line: string) => logs.push(line) },
   });
-  const gateway = await createGateway(config, logger);
+  const gateway = await createGateway(config, logger, { clock: options.clock });
   const url = await gateway.listen();
   // Startup asked /me for the business id: tests count only what their queries cause.
   sim.resetCalls();
