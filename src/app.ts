@@ -14,6 +14,7 @@ import { Slots } from './graph/slots.js';
 import { createAccountProfiles } from './profiles/account.js';
 import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { createReplicas } from './replicas/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -48,6 +49,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
       })
     : undefined;
+  const replicas = createReplicas(config.cache, store, logger, metrics);
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
@@ -65,6 +67,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         metrics,
         store,
         upstreamSlots,
+        replicas,
       }),
     ),
   );
@@ -116,7 +119,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  await registerGraphQL(app, { config, accounts, logger, metrics });
+  await registerGraphQL(app, { config, accounts, logger, metrics, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
 
@@ -133,6 +136,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
+      await replicas?.link.close();
       await store?.close();
       await simulator?.close();
     },

@@ -1,6 +1,6 @@
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
 import { createHash, randomUUID } from 'node:crypto';
@@ -126,8 +126,13 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 }
 
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
-export async function registerGraphQL(app: FastifyInstance, deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics }) {
+export async function registerGraphQL(
+  app: FastifyInstance,
+  deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; responseCache?: Exclude<ApolloServerOptions<GatewayContext>['cache'], 'bounded'> | undefined },
+) {
   const apollo = new ApolloServer<GatewayContext>({
+    // With replicas: whole responses indexed by person, so any replica's change drops them (src/replicas).
+    ...(deps.responseCache ? { cache: deps.responseCache } : {}),
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
     introspection: deps.config.server.introspection,

@@ -15,6 +15,9 @@ import { ProfileCache } from './cache.js';
 import type { CacheStore } from './cache-store.js';
 import { createInteractionLog, type InteractionLog } from './interactions.js';
 import type { ProfileSource } from './source.js';
+import { SharedAccountState } from '../replicas/account-state.js';
+import { SharedFlight } from '../replicas/flight.js';
+import type { Replicas } from '../replicas/index.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
 export interface AccountProfiles {
@@ -43,6 +46,8 @@ export interface AccountDeps {
   store: CacheStore | undefined;
   /** Upstream call slots shared by every account of the process (UPSTREAM_MAX_CONCURRENCY). */
   upstreamSlots: Slots;
+  /** With REDIS_URL: single-flight, invalidation and account state shared with the other replicas. */
+  replicas?: Replicas | undefined;
   clock?: Clock;
 }
 
@@ -65,13 +70,19 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
       metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
     },
   });
+  // Bound once the account id is known (the guard below already serves the /me call).
+  let shared: SharedAccountState | undefined;
   const guard = new UsageGuard({
     thresholdPercent: graph.usageThrottlePercent,
     clock,
     logger,
     label: () => accountLabel(),
-    onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
     onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
+    onUsage: (percent) => {
+      metrics.accountUsage.set({ account: accountLabel() }, percent);
+      shared?.usage(percent);
+    },
+    onPause: (ms) => shared?.paused(ms),
   });
   const { maxConcurrencyPerAccount, queueLimit, queueWaitMs } = graph;
   const gate = new UpstreamGate({
@@ -87,12 +98,17 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const accountLabel = () => id ?? 'pending';
   id ??= await learnAccountId(client, gate, deps.credentials.accessToken, logger);
   const accountId = id;
+  const c = deps.cache;
+  const namespace = `${c.keyPrefix}:${accountId}`;
+  const { replicas } = deps;
+  if (replicas) shared = new SharedAccountState(replicas.link, accountId, namespace, { adoptPause: (ms) => guard.adopt(ms) }, metrics);
   const strategy = createStrategy(client, gate, {
     strategy: graph.strategy,
     singleConcurrency: graph.singleConcurrency,
     reprobeMs: graph.reprobeMs,
     clock,
     logger,
+    sharedRefusal: shared,
   });
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
@@ -109,15 +125,16 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onFetchError: (error) => logger.error({ err: error }, 'fetching a group rejected unexpectedly: its ids were answered UPSTREAM_ERROR'),
   });
 
-  const c = deps.cache;
-  const namespace = `${c.keyPrefix}:${accountId}`;
+  const upstream: ProfileSource = replicas
+    ? new SharedFlight(batcher, replicas.link, { account: accountId, namespace, leaseMs: replicas.leaseMs, waitMs: replicas.waitMs, metrics, clock })
+    : batcher;
   const interactions = createInteractionLog(namespace, deps.store);
   if (!deps.store) return { id: accountId, source: batcher, forgetNegative: async () => undefined, interactions, pausedSeconds };
   const cache = new ProfileCache(
     accountId,
     namespace,
     deps.store,
-    batcher,
+    upstream,
     {
       ttlMs: c.ttlMs,
       staleWhileRevalidateMs: c.staleWhileRevalidateMs,
@@ -128,7 +145,12 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     metrics,
     logger,
   );
-  return { id: accountId, source: cache, forgetNegative: (igsids) => cache.forgetNegative(igsids), interactions, pausedSeconds };
+  const forgetNegative = async (igsids: readonly string[]) => {
+    await cache.forgetNegative(igsids);
+    await replicas?.invalidation.changed(accountId, igsids);
+  };
+  if (replicas) cache.onStored = (igsids) => void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
+  return { id: accountId, source: cache, forgetNegative, interactions, pausedSeconds };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

@@ -39,6 +39,13 @@ export interface CacheStore {
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** Keeps a copy of a (validated) Redis hit in memory, so the next lookup stays local. */
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
+  /** Drops this process's memory copies only (another replica changed what they answer). */
+  forgetMemory(keys: readonly string[]): void;
+  /**
+   * Sets `key` only if no process did within `ttlMs` (Redis SET NX PX): true when this call set it,
+   * false when it was there; undefined when Redis is absent or did not answer (decide locally).
+   */
+  claim(key: string, ttlMs: number): Promise<boolean | undefined>;
   deleteMany(keys: readonly string[]): Promise<void>;
   delete(key: string): Promise<void>;
   /** `ok`, or `degraded` while Redis is unreachable (memory still serves). */
@@ -60,10 +67,12 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 }
 
 const REDIS_SUSPEND_MS = 1000;
+/** Longest a webhook dedupe claim waits on Redis before this process decides alone. */
+const CLAIM_TIMEOUT_MS = 1000;
 /** Keys per MGET / MULTI: large enough to need few round trips, small enough to answer within the timeout. */
 export const REDIS_CHUNK_KEYS = 500;
 
-function connectRedis(url: string) {
+export function connectRedis(url: string) {
   return createClient({
     url,
     // Fail fast while disconnected instead of queueing commands behind a dead socket.
@@ -158,6 +167,19 @@ class LayeredStore implements CacheStore {
     this.memory.set(key, { value }, { ttl: ttlMs });
   }
 
+  forgetMemory(keys: readonly string[]): void {
+    for (const key of keys) this.memory.delete(key);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean | undefined> {
+    // Claims run off the request path (after a webhook is acknowledged): they may wait longer than a lookup.
+    const redis = this.redisFor({ durable: true });
+    if (!redis) return undefined;
+    const timeoutMs = Math.max(this.options.redisTimeoutMs, CLAIM_TIMEOUT_MS);
+    const reply = await this.guard('set', () => redis.set(key, '1', { NX: true, PX: Math.max(1, Math.round(ttlMs)) }), timeoutMs);
+    return reply === undefined ? undefined : reply === 'OK';
+  }
+
   async deleteMany(keys: readonly string[]): Promise<void> {
     for (const key of keys) this.memory.delete(key);
     for (const part of chunks(keys)) {
@@ -218,14 +240,14 @@ class LayeredStore implements CacheStore {
     else this.options.logger.warn('Redis cache unreachable: serving from memory and upstream until it returns');
   }
 
-  private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {
+  private async guard<T>(operation: string, run: () => Promise<T>, timeoutMs = this.options.redisTimeoutMs): Promise<T | undefined> {
     let timer: ClockTimer | undefined;
     try {
       const result = await Promise.race([
         run(),
         new Promise<never>((_, reject) => {
           // A timer that fires late (a busy event loop) first lets replies already received be read.
-          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), this.options.redisTimeoutMs);
+          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), timeoutMs);
         }),
       ]);
       this.markRedis(true);

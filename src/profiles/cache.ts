@@ -38,6 +38,8 @@ interface Miss {
  */
 export class ProfileCache implements ProfileSource {
   private readonly revalidating = new Set<string>();
+  /** Hears ids whose stored answer this process just replaced (replicas drop their copies). */
+  onStored: ((igsids: string[]) => void) | undefined;
 
   constructor(
     /** The business account id (metrics label). */
@@ -155,6 +157,7 @@ export class ProfileCache implements ProfileSource {
       }
     }
     await this.store.setMany(writes);
+    if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
     return results;
   }
 
