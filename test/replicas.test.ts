@@ -3,7 +3,7 @@ import { createClient } from '@keyv/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
 import { metric, waitForMetric } from './support/metrics.js';
-import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
+import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { deliver, startReplicas, type Replicas } from './support/replicas.js';
 import { igsids } from './support/stack.js';
 import { waitFor } from './support/wait.js';
@@ -126,3 +126,64 @@ describe.runIf(redisOk)('replicas sharing one Redis (3 gateway processes)', () =
   });
 });
 
+
+describe.runIf(redisOk)('replicas while Redis goes away and comes back', () => {
+  it('soak: 2 replicas under load while Redis is killed and restarted: 0 non-200, no interaction lost, coordination resumes', async () => {
+    const redis = new OwnRedis(16000 + Math.floor(Math.random() * 20000));
+    await redis.start();
+    try {
+      const r = await replicas(2, { REDIS_URL: redis.url }, { latencyMs: 5 });
+      const warm = igsids(20, 8000);
+      for (const i of [0, 1]) expect((await r.gql(i, LIST, { ids: warm })).status).toBe(200);
+      const statuses: number[] = [];
+      const errors: unknown[] = [];
+      let stop = false;
+      let cold = 9000;
+      const client = async (n: number) => {
+        for (let k = 0; k < 3000 && !stop; k++) {
+          const ids = k % 5 === 0 ? igsids(1, cold++) : warm.slice(k % 15, (k % 15) + 5);
+          const answer = await r.gql(k % 2, LIST, { ids });
+          statuses.push(answer.status);
+          if (answer.errors) errors.push(answer.errors);
+          void n;
+        }
+      };
+      const load = Promise.all([0, 1, 2, 3].map(client));
+      const served = (n: number) => waitFor(() => statuses.length >= n, { timeout: 30_000, what: `${n} answers` });
+      await served(50);
+
+      await redis.stop();
+      await Promise.all(r.urls.map((url) => waitFor(async () => ((await (await fetch(`${url}/readyz`)).json()) as { cache: { status: string } }).cache.status === 'degraded', { what: 'Redis seen as away' })));
+      // Interactions arrive while Redis is away: they must reach Redis once it returns.
+      const senders = igsids(10, 8500);
+      const at = Date.now();
+      for (const sender of senders) expect(await deliver(r.urls[0]!, DEFAULT_BUSINESS_ID, sender, [`m-${randomUUID()}`], at)).toBe(200);
+      await served(statuses.length + 100);
+
+      await redis.start();
+      await Promise.all([0, 1].map((i) => r.busConnected(i, 2)));
+      await served(statuses.length + 100);
+      stop = true;
+      await load;
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(errors).toEqual([]);
+
+      const raw = createClient({ url: redis.url });
+      await raw.connect();
+      try {
+        const keys = senders.map((sender) => `${prefix}:${DEFAULT_BUSINESS_ID}:interaction:${sender}`);
+        await waitFor(async () => (await raw.mGet(keys)).every((value) => value === String(at)), { what: 'interactions replayed into Redis' });
+      } finally {
+        raw.destroy();
+      }
+
+      // Coordination is back: one cold id on both replicas at once is one read.
+      r.sim.resetCalls();
+      const [id] = igsids(1, 8900);
+      await Promise.all([0, 1].map((i) => r.gql(i, ONE, { id })));
+      expect(profileReads(r, id)).toBe(1);
+    } finally {
+      await redis.stop();
+    }
+  });
+});

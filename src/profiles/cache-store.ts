@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { REPLAY_MAX_KEYS, ReplayBuffer, type ReplayOp } from './replay.js';
 
 export type StoreLayer = 'memory' | 'redis';
 export interface StoreHit<T> {
@@ -46,7 +47,8 @@ export interface CacheStore {
    * false when it was there; undefined when Redis is absent or did not answer (decide locally).
    */
   claim(key: string, ttlMs: number): Promise<boolean | undefined>;
-  deleteMany(keys: readonly string[]): Promise<void>;
+  /** `durable`: kept for replay (bounded, REPLAY_MAX_KEYS) if Redis cannot take it now. */
+  deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<void>;
   delete(key: string): Promise<void>;
   /** `ok`, or `degraded` while Redis is unreachable (memory still serves). */
   state(): { layer: StoreLayer; status: 'ok' | 'degraded' };
@@ -96,10 +98,17 @@ class LayeredStore implements CacheStore {
   private redisHealthy = true;
   /** After a failed or slow operation, Redis is skipped for a moment instead of slowing every lookup. */
   private redisSuspendedUntil = 0;
+  /** Durable writes and deletes that Redis could not take, replayed when it is back. */
+  private readonly replay: ReplayBuffer;
+  private replaying = false;
 
   constructor(private readonly options: CacheStoreOptions) {
     const clock = options.clock ?? systemClock;
     this.clock = clock;
+    this.replay = new ReplayBuffer(REPLAY_MAX_KEYS, (count) => {
+      options.metrics.cacheErrors.inc({ layer: 'redis', operation: 'replay_dropped' }, count);
+      options.logger.warn({ count, limit: REPLAY_MAX_KEYS }, 'Redis away too long: durable writes beyond the replay buffer dropped');
+    });
     this.memory = new LRUCache({ max: options.maxEntries, perf: { now: () => clock.now() } });
     if (options.redisUrl) {
       const redis = connectRedis(options.redisUrl);
@@ -107,6 +116,7 @@ class LayeredStore implements CacheStore {
       redis.on('ready', () => {
         this.redisSuspendedUntil = 0;
         this.markRedis(true);
+        void this.replayBuffered();
       });
       redis.on('error', () => this.markRedis(false));
       // Connect in the background: the gateway serves from memory and upstream until Redis answers.
@@ -149,14 +159,10 @@ class LayeredStore implements CacheStore {
 
   async setMany(writes: readonly StoreWrite[], options: { durable?: boolean } = {}): Promise<void> {
     for (const write of writes) this.setMemoryOnly(write.key, write.value, write.ttlMs);
-    for (const part of chunks(writes)) {
-      const redis = this.redisFor(options);
-      if (!redis) return;
-      const multi = redis.multi();
-      for (const write of part) multi.set(write.key, JSON.stringify(write.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(write.ttlMs)) } });
-      // A failed chunk stops the rest, unless they must persist (each chunk still bounded by the timeout).
-      if ((await this.guard('set', () => multi.exec())) === undefined && !options.durable) return;
-    }
+    if (!this.redis) return;
+    const now = this.clock.now();
+    const ops: ReplayOp[] = writes.map((write) => ({ kind: 'set', key: write.key, value: write.value, expiresAt: now + write.ttlMs }));
+    await this.apply(ops, options.durable ?? false);
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
@@ -180,12 +186,49 @@ class LayeredStore implements CacheStore {
     return reply === undefined ? undefined : reply === 'OK';
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<void> {
     for (const key of keys) this.memory.delete(key);
-    for (const part of chunks(keys)) {
-      const redis = this.readyRedis();
-      if (!redis) return;
-      if ((await this.guard('delete', () => redis.del(part))) === undefined) return;
+    if (!this.redis) return;
+    await this.apply(keys.map((key) => ({ kind: 'del', key })), options.durable ?? false);
+  }
+
+  /**
+   * Sends writes and deletes to Redis in chunks. A failed chunk stops the rest; durable ones are
+   * kept for replay instead (each chunk still bounded by the timeout).
+   */
+  private async apply(ops: readonly ReplayOp[], durable: boolean): Promise<void> {
+    const parts = chunks(ops);
+    for (const [i, part] of parts.entries()) {
+      const redis = this.redisFor({ durable });
+      const done = redis && (await this.guard(part[0]?.kind === 'del' ? 'delete' : 'set', () => this.send(redis, part)));
+      if (done !== undefined) continue;
+      if (durable) this.replay.add(parts.slice(i).flat());
+      return;
+    }
+    if (durable && this.replay.size) void this.replayBuffered();
+  }
+
+  private send(redis: RedisClient, ops: readonly ReplayOp[]): Promise<unknown> {
+    const multi = redis.multi();
+    const now = this.clock.now();
+    for (const op of ops) {
+      if (op.kind === 'del') multi.del(op.key);
+      else multi.set(op.key, JSON.stringify(op.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(op.expiresAt - now)) } });
+    }
+    return multi.exec();
+  }
+
+  /** Redis is back: what it missed goes first (and goes back to the buffer if it fails again). */
+  private async replayBuffered(): Promise<void> {
+    if (this.replaying || !this.replay.size) return;
+    this.replaying = true;
+    try {
+      const now = this.clock.now();
+      const ops = this.replay.take().filter((op) => op.kind === 'del' || op.expiresAt > now);
+      await this.apply(ops, true);
+      this.options.logger.info({ operations: ops.length, left: this.replay.size }, 'replayed durable writes kept while Redis was away');
+    } finally {
+      this.replaying = false;
     }
   }
 

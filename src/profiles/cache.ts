@@ -60,9 +60,11 @@ export class ProfileCache implements ProfileSource {
 
   /** Forgets remembered refusals (consent, blocked) of these ids but keeps cached profiles. */
   async forgetNegative(igsids: readonly string[]): Promise<void> {
-    const hits = await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
-    const refused = igsids.filter((_, i) => hits[i]?.value.negative);
-    if (refused.length) await this.store.deleteMany(refused.map((igsid) => this.keyOf(igsid)));
+    // With Redis away its copies can't be looked at: drop every entry of these people once it is back.
+    const degraded = this.store.state().status === 'degraded';
+    const hits = degraded ? [] : await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
+    const refused = degraded ? igsids : igsids.filter((_, i) => hits[i]?.value.negative);
+    if (refused.length) await this.store.deleteMany(refused.map((igsid) => this.keyOf(igsid)), { durable: true });
   }
 
   async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
