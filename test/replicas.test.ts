@@ -1,4 +1,9 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { createClient } from '@keyv/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
@@ -184,6 +189,52 @@ describe.runIf(redisOk)('replicas while Redis goes away and comes back', () => {
       expect(profileReads(r, id)).toBe(1);
     } finally {
       await redis.stop();
+    }
+  });
+});
+
+const opensslInstalled = spawnSync('openssl', ['version']).status === 0;
+
+describe.runIf(redisOk && opensslInstalled)('Redis as operators run it', () => {
+  it('rediss:// (TLS, self-signed certificate trusted through NODE_EXTRA_CA_CERTS) with an ACL user and password in the URL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'igpg-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status).toBe(0);
+    const port = 16000 + Math.floor(Math.random() * 20000);
+    const password = `pw-${randomUUID()}`;
+    const server = spawn(
+      'redis-server',
+      ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--user', 'default', 'off', '--user', 'gateway', 'on', `>${password}`, '~*', '&*', '+@all'],
+      { stdio: 'ignore' },
+    );
+    try {
+      await waitFor(
+        () =>
+          new Promise<boolean>((resolve) => {
+            const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+              socket.destroy();
+              resolve(true);
+            });
+            socket.once('error', () => resolve(false));
+          }),
+        { what: 'redis-server with TLS to answer' },
+      );
+      const url = `rediss://gateway:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+      const r = await replicas(2, { REDIS_URL: url, NODE_EXTRA_CA_CERTS: cert }, { latencyMs: 50 });
+      for (const gatewayUrl of r.urls) {
+        expect((((await (await fetch(`${gatewayUrl}/readyz`)).json()) as { cache: { status: string } }).cache.status)).toBe('ok');
+      }
+      const [id] = igsids(1, 9500);
+      await Promise.all([0, 1].map((i) => r.gql(i, ONE, { id })));
+      expect(profileReads(r, id)).toBe(1);
+      for (const gateway of r.processes) expect(gateway.output()).not.toContain(password);
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
