@@ -285,6 +285,13 @@ export const SETTINGS = {
     default: '100',
     schema: int(1, 10_000),
   }),
+  REPLICA_COORDINATION: setting({
+    group: 'cache',
+    key: 'replicaCoordination',
+    meaning: 'With `REDIS_URL`: coordinate with the other replicas (single-flight, invalidation, shared pauses; see [Running several replicas](#running-several-replicas)); `false` shares only the cache.',
+    default: 'true',
+    schema: bool,
+  }),
   REPLICA_LEASE_MS: setting({
     group: 'cache',
     key: 'replicaLeaseMs',

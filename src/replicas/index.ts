@@ -17,7 +17,7 @@ export interface Replicas {
 }
 
 export function createReplicas(cache: Config['cache'], store: CacheStore | undefined, logger: Logger, metrics: Metrics): Replicas | undefined {
-  if (!cache.redisUrl || !store) return undefined;
+  if (!cache.redisUrl || !store || !cache.replicaCoordination) return undefined;
   const link = new ReplicaLink({ url: cache.redisUrl, keyPrefix: cache.keyPrefix, timeoutMs: cache.redisTimeoutMs, logger, metrics });
   const responses = new IndexedResponseCache();
   const invalidation = new ReplicaInvalidation(link, cache.keyPrefix, store, responses, metrics);
