@@ -69,6 +69,23 @@ describe.runIf(redisOk)('replicas sharing one Redis (3 gateway processes)', () =
     }
   });
 
+  it("a replica that missed the cache just before another's trip ended takes the answer left on the lease key", async () => {
+    const r = await replicas(2, {}, { latencyMs: 20 });
+    const [id] = igsids(1, 7350);
+    const redis = createClient({ url: SHARED_REDIS_URL });
+    await redis.connect();
+    try {
+      // What a finished trip leaves for DONE_MS (the holder's cache write may not have landed yet).
+      const done = { fields: ['name', 'username'], outcome: { ok: true, profile: { id, name: 'Left On The Key', username: 'left.on.key' } } };
+      await redis.set(`${prefix}:${DEFAULT_BUSINESS_ID}:lease:${id}`, JSON.stringify(done), { PX: 60_000 });
+      const answer = await r.gql<{ instagramUser: { name: string } }>(1, ONE, { id });
+      expect(answer.data?.instagramUser.name).toBe('Left On The Key');
+      expect(profileReads(r)).toBe(0);
+    } finally {
+      redis.destroy();
+    }
+  });
+
   it('a webhook on replica 1 lifts CONSENT_REQUIRED on replicas 2 and 3 within about a second', async () => {
     const r = await replicas(3, {}, { latencyMs: 20 });
     const [id] = igsids(1, 7400);

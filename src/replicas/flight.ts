@@ -4,16 +4,28 @@ import type { ProfileOutcome } from '../graph/outcomes.js';
 import type { Metrics } from '../metrics.js';
 import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from '../profiles/source.js';
 import type { ReplicaLink } from './link.js';
-import { flightFailureSchema, type BusMessage, type FlightOutcome } from './messages.js';
+import { doneSchema, flightFailureSchema, type BusMessage, type FlightOutcome } from './messages.js';
 
 /** Ids this process may hold leases on, and wait for, at once; beyond either it fetches uncoordinated. */
 export const MAX_LEASES = 10_000;
 export const MAX_WAITING = 10_000;
 
-/** Deletes the leases still ours and announces the answers, atomically: a waiter either hears them or can claim. */
+/**
+ * How long a finished trip's answer stays on its lease key: a replica that missed the cache just
+ * before the holder wrote it takes the answer from there instead of asking Meta again.
+ */
+export const DONE_MS = 2000;
+
+/**
+ * Turns the leases still ours into their answers (ARGV[4+i], kept DONE_MS; none: deleted) and
+ * announces them, atomically: a waiter either hears them or finds them on the key.
+ */
 const RELEASE = `
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    local done = ARGV[4 + i]
+    if done == '' then redis.call('DEL', key) else redis.call('SET', key, done, 'PX', ARGV[4]) end
+  end
 end
 if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1`;
@@ -75,12 +87,17 @@ export class SharedFlight implements ProfileSource {
     const overflow = distinct.filter((igsid) => !this.held.has(igsid)).slice(candidates.length);
     // Listen before claiming: an answer announced between a failed claim and the wait is not missed.
     const waits = new Map(candidates.map((igsid) => [igsid, this.waitFor(igsid, fields)]));
-    const claims = await this.claim(candidates);
+    const claims = await this.claim(candidates, fields);
     const mine: string[] = [...local, ...overflow];
     const others: string[] = [];
+    const done = new Map<string, ProfileOutcome>();
     candidates.forEach((igsid, i) => {
-      if (claims?.[i] === false) others.push(igsid);
-      else {
+      const claim = claims?.[i];
+      if (claim === false) others.push(igsid);
+      else if (claim && claim !== true) {
+        waits.get(igsid)!.cancel();
+        done.set(igsid, claim);
+      } else {
         waits.get(igsid)!.cancel();
         mine.push(igsid);
       }
@@ -91,7 +108,8 @@ export class SharedFlight implements ProfileSource {
       this.fetchOwn(mine, claimed, fields),
       Promise.all(others.map((igsid) => waits.get(igsid)!.promise)),
     ]);
-    const results = new Map(own);
+    const results = new Map([...own, ...done]);
+    this.count('shared', done.size);
     const fallback: string[] = [];
     others.forEach((igsid, i) => {
       const outcome = shared[i];
@@ -131,19 +149,41 @@ export class SharedFlight implements ProfileSource {
     }
   }
 
-  /** SET NX PX per id: true claimed, false another replica holds it; undefined when Redis did not answer. */
-  private async claim(ids: string[]): Promise<boolean[] | undefined> {
+  /**
+   * SET NX PX (and GET) per id: true claimed; false another replica is fetching it; its answer when
+   * a trip just finished with the fields asked; undefined when Redis did not answer.
+   */
+  private async claim(ids: string[], fields: readonly GraphField[]): Promise<Array<boolean | ProfileOutcome> | undefined> {
     if (!ids.length) return [];
     const token = this.link.id;
     const replies = await this.link.run((redis) => {
       const multi = redis.multi();
-      for (const igsid of ids) multi.set(this.leaseKey(igsid), token, { NX: true, PX: this.options.leaseMs });
+      for (const igsid of ids) multi.set(this.leaseKey(igsid), token, { NX: true, PX: this.options.leaseMs }).get(this.leaseKey(igsid));
       return multi.exec();
     });
     if (!replies) return undefined;
-    const claims = replies.map((reply) => (reply as unknown) === 'OK');
-    this.count('claimed', claims.filter(Boolean).length);
+    const claims = ids.map((_, i) => {
+      if ((replies[2 * i] as unknown) === 'OK') return true;
+      const value = replies[2 * i + 1] as unknown;
+      return (typeof value === 'string' && this.doneAnswer(value, fields)) || false;
+    });
+    this.count('claimed', claims.filter((claim) => claim === true).length);
     return claims;
+  }
+
+  /** A finished trip's answer left on a lease key, if it covers `fields`. */
+  private doneAnswer(value: string, fields: readonly GraphField[]): ProfileOutcome | undefined {
+    if (!value.startsWith('{')) return undefined;
+    let parsed: ReturnType<typeof doneSchema.safeParse>;
+    try {
+      parsed = doneSchema.safeParse(JSON.parse(value));
+    } catch {
+      return undefined;
+    }
+    if (!parsed.success) return undefined;
+    const { outcome } = parsed.data;
+    const covered = !outcome.ok || fields.every((field) => parsed.data.fields.includes(field));
+    return covered ? fromMessage(outcome) : undefined;
   }
 
   private async release(ids: string[], outcomes: Map<string, ProfileOutcome>, fields: readonly GraphField[]): Promise<void> {
@@ -156,8 +196,13 @@ export class SharedFlight implements ProfileSource {
       });
       const text = JSON.stringify({ t: 'flight', from: this.link.id, account: this.options.account, fields: canonicalFields(fields), outcomes: announced });
       const keys = part.map((igsid) => this.leaseKey(igsid));
+      const doneValues = part.map((igsid) => {
+        const outcome = announced.find((entry) => entry.id === igsid)?.outcome;
+        return outcome ? JSON.stringify({ fields: canonicalFields(fields), outcome }) : '';
+      });
+      const args = [this.link.id, this.link.busChannel, announced.length ? text : '', String(DONE_MS), ...doneValues];
       // A failed release only leaves leases to lapse: their waiters fetch after REPLICA_WAIT_MS.
-      await this.link.run((redis) => redis.eval(RELEASE, { keys, arguments: [this.link.id, this.link.busChannel, announced.length ? text : ''] }));
+      await this.link.run((redis) => redis.eval(RELEASE, { keys, arguments: args }));
     }
   }
 

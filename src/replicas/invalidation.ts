@@ -4,6 +4,13 @@ import type { ReplicaLink } from './link.js';
 import type { IndexedResponseCache } from './response-index.js';
 
 const IDS_PER_MESSAGE = 1000;
+/** Deletes finished trips' answers left on lease keys (never a lease still held: its value is a token). */
+const DROP_DONE = `
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and string.sub(value, 1, 1) == '{' then redis.call('DEL', key) end
+end
+return 1`;
 
 /**
  * Invalidation everywhere, over the Redis pub/sub bus: when what an id answers changes on one
@@ -28,7 +35,10 @@ export class ReplicaInvalidation {
   async changed(account: string, ids: readonly string[]): Promise<void> {
     this.dropLocal(account, ids, false);
     for (let i = 0; i < ids.length; i += IDS_PER_MESSAGE) {
-      await this.link.publish({ t: 'drop', account, ids: ids.slice(i, i + IDS_PER_MESSAGE) });
+      const part = ids.slice(i, i + IDS_PER_MESSAGE);
+      const keys = part.map((igsid) => `${this.keyPrefix}:${account}:lease:${igsid}`);
+      await this.link.run((redis) => redis.eval(DROP_DONE, { keys }));
+      await this.link.publish({ t: 'drop', account, ids: part });
     }
   }
 

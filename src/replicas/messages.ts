@@ -48,6 +48,9 @@ const outcome = z.union([
   z.object({ ok: z.literal(false), failure: flightFailureSchema }),
 ]);
 
+/** A finished trip's answer for one id, left on its lease key for DONE_MS (src/replicas/flight.ts). */
+export const doneSchema = z.object({ fields: z.array(field).max(GRAPH_FIELDS.length), outcome });
+
 /** What replicas tell each other on `<CACHE_KEY_PREFIX>:bus`; everything read is validated. */
 export const busMessageSchema = z.discriminatedUnion('t', [
   /** A replica finished fetching these ids from Meta (with these fields): waiters take the answers. */
