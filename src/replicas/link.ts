@@ -39,6 +39,8 @@ export class ReplicaLink {
   /** The bus listener is registered once; node-redis renews the subscription after each reconnect. */
   private listening = false;
   private clientReady = false;
+  /** Whether the current connected spell was announced (once per (re)connection, not per client). */
+  private announced = false;
 
   constructor(private readonly options: ReplicaLinkOptions) {
     this.clock = options.clock ?? systemClock;
@@ -51,10 +53,17 @@ export class ReplicaLink {
       this.clientReady = true;
       this.announceReady();
     });
-    this.client.on('end', () => (this.clientReady = false));
-    this.client.on('reconnecting', () => (this.clientReady = false));
+    const lost = () => {
+      this.clientReady = false;
+      this.announced = false;
+    };
+    this.client.on('end', lost);
+    this.client.on('reconnecting', lost);
     // node-redis subscribes again by itself after a reconnect; the bus is usable once it has.
-    this.subscriber.on('reconnecting', () => (this.subscribed = false));
+    this.subscriber.on('reconnecting', () => {
+      this.subscribed = false;
+      this.announced = false;
+    });
     this.subscriber.on('ready', () => void this.subscribe());
     void this.client.connect().catch(() => undefined);
     void this.subscriber.connect().catch(() => undefined);
@@ -131,7 +140,8 @@ export class ReplicaLink {
   }
 
   private announceReady(): void {
-    if (!this.ready()) return;
+    if (!this.ready() || this.announced) return;
+    this.announced = true;
     this.options.logger.info('replica bus connected: coordinating with other replicas through Redis');
     for (const listener of this.readyListeners) listener();
   }
