@@ -124,7 +124,8 @@ export class SharedFlight implements ProfileSource {
   /** Fetches `ids` through the batcher; renews the leases on `claimed` meanwhile, then releases them with the answers. */
   private async fetchOwn(ids: string[], claimed: string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     if (!ids.length) return new Map();
-    for (const igsid of ids.filter((id) => claimed.includes(id) || this.held.has(id))) this.held.set(igsid, (this.held.get(igsid) ?? 0) + 1);
+    const leased = new Set(claimed);
+    for (const igsid of ids.filter((id) => leased.has(id) || this.held.has(id))) this.held.set(igsid, (this.held.get(igsid) ?? 0) + 1);
     this.scheduleRenewal();
     let outcomes = new Map<string, ProfileOutcome>();
     try {
