@@ -232,6 +232,8 @@ async function main() {
     );
   }
 
+  if (withRedis) servers.push(...replicaServers(sim, prefix));
+
   try {
     // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
     const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
@@ -249,6 +251,63 @@ async function main() {
     await sim.close();
   }
   report();
+}
+
+/** N gateways on one Redis and one simulator, as one "server" whose url is the first replica's. */
+async function startReplicas(sim: Simulator, n: number, env: Record<string, string>): Promise<Server & { urls: string[] }> {
+  const started = await Promise.all(Array.from({ length: n }, () => startGateway(sim, { REDIS_URL, ...env })));
+  // The replicas announce themselves on the bus once connected; give the subscriptions a moment.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return { url: started[0]!.url, urls: started.map((server) => server.url), stop: async () => void (await Promise.all(started.map((server) => server.stop()))) };
+}
+
+/** (4) One cold id asked on every replica at the same moment: upstream reads (worst of ROUNDS). */
+async function oneIdEverywhere(name: string, urls: string[], sim: Simulator) {
+  let worst = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const [id] = coldIds(1);
+    sim.resetCalls();
+    await Promise.all(urls.map((url) => post(url, ONE, { id })));
+    worst = Math.max(worst, sim.roundTrips());
+  }
+  rows.push({ scenario: `4 · one cold id asked on ${urls.length} replicas at once (${ROUNDS} rounds)`, server: name, figures: { maxUpstreamReads: worst } });
+}
+
+/** (5) 200 concurrent clients, one cold id each, spread round-robin over the replicas. */
+async function coldClientsRoundRobin(name: string, urls: string[], sim: Simulator) {
+  const trips: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const ids = coldIds(200);
+    sim.resetCalls();
+    await Promise.all(ids.map((id, i) => post(urls[i % urls.length]!, ONE, { id })));
+    trips.push(sim.roundTrips());
+  }
+  rows.push({
+    scenario: `5 · 200 cold clients round-robin over ${urls.length} replicas (${ROUNDS} rounds)`,
+    server: name,
+    figures: { medianRoundTrips: median(trips), maxRoundTrips: Math.max(...trips) },
+  });
+}
+
+function replicaServers(sim: Simulator, prefix: string) {
+  const group = (label: string, coordination: boolean, tag: string) => {
+    let urls: string[] = [];
+    return {
+      name: `replicas ×3, Redis, ${label}`,
+      start: async () => {
+        const started = await startReplicas(sim, 3, { CACHE_KEY_PREFIX: `${prefix}${tag}`, REPLICA_COORDINATION: String(coordination) });
+        urls = started.urls;
+        return started;
+      },
+      scenarios: [
+        (n: string) => oneIdEverywhere(n, urls, sim),
+        (n: string) => coldClientsRoundRobin(n, urls, sim),
+        (n: string, s: Server) => warm(n, s, sim),
+        (n: string, s: Server) => warm(`${n}, profile cache only`, s, sim, { vary: true }),
+      ],
+    };
+  };
+  return [group('coordinated', true, 'c'), group('uncoordinated (REPLICA_COORDINATION=false)', false, 'u')];
 }
 
 function report() {

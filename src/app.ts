@@ -20,6 +20,7 @@ import { Readiness } from './readiness.js';
 import { createTelemetry, registerHttpTracing } from './telemetry.js';
 import { AccountTokens } from './tokens/index.js';
 import { UpstreamFailureLog } from './upstream-log.js';
+import { createReplicas } from './replicas/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -65,6 +66,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       })
     : undefined;
   const crmRedis = config.cache.redisUrl ? new CrmRedis(config.cache.redisUrl, config.cache.redisTimeoutMs, logger, metrics) : undefined;
+  const replicas = createReplicas(config.cache, store, logger, metrics);
   // One chain per account (own token, proof, usage guard, groups and cache keys); demo mode has one simulated account.
   const credentials = simulator ? [{ accessToken: SIMULATOR_TOKEN }] : config.accounts;
   const { maxConcurrency, queueLimit, queueWaitMs } = config.graph;
@@ -92,6 +94,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
         crmRedis,
         failures,
         clock,
+        replicas,
       };
       const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
       built.set(profile, deps);
@@ -158,7 +161,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     metrics,
     logger,
   });
-  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
 
@@ -178,6 +181,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
+      await replicas?.link.close();
       await store?.close();
       crmRedis?.close();
       await simulator?.close();

@@ -139,6 +139,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly replicaEvents = new Counter({
+    name: 'igpg_replica_events_total',
+    help: 'Coordination between replicas through Redis, by event (claimed, shared: answered by another replica\'s fetch, wait_timeout, not_covered, uncoordinated: Redis unavailable, invalidated, pause_adopted, batch_refusal_adopted, bus_invalid, bus_too_large).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }

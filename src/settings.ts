@@ -315,6 +315,27 @@ export const SETTINGS = {
     default: '100',
     schema: int(1, 10_000),
   }),
+  REPLICA_COORDINATION: setting({
+    group: 'cache',
+    key: 'replicaCoordination',
+    meaning: 'With `REDIS_URL`: coordinate with the other replicas (single-flight, invalidation, shared pauses; see [Running several replicas](#running-several-replicas)); `false` shares only the cache.',
+    default: 'true',
+    schema: bool,
+  }),
+  REPLICA_LEASE_MS: setting({
+    group: 'cache',
+    key: 'replicaLeaseMs',
+    meaning: 'With `REDIS_URL`: how long (milliseconds) a replica\'s claim on the ids it is fetching from Meta lasts; renewed every third of it while the trip runs, so a dead replica\'s claim lapses after this (see [Running several replicas](#running-several-replicas)).',
+    default: '3000',
+    schema: int(100, 60_000),
+  }),
+  REPLICA_WAIT_MS: setting({
+    group: 'cache',
+    key: 'replicaWaitMs',
+    meaning: 'With `REDIS_URL`: longest (milliseconds) a replica waits for another replica\'s fetch of the same ids before it asks Meta itself.',
+    default: '5000',
+    schema: int(0, 60_000),
+  }),
   PROFILE_TTL_SECONDS: setting({
     group: 'cache',
     key: 'ttlMs',

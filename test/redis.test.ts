@@ -92,8 +92,8 @@ describe.runIf(redisOk)('Redis cache', () => {
     try {
       const gateway = await startStack({ env: { REDIS_URL: redis.url } });
       await waitFor(async () => (await readyz(gateway)).cache.status === 'ok');
-      // The gateway's two connections (profile cache; contacts and commenters) and this probe's.
-      await waitFor(async () => (await clients()) === 3);
+      // The gateway's four (cache, contacts and commenters, replica commands, replica bus) and this probe's.
+      await waitFor(async () => (await clients()) === 5);
       await gateway.close();
       // This process is still alive: only an explicit close drops the connection.
       await waitFor(async () => (await clients()) === 1);
@@ -193,13 +193,15 @@ describe.runIf(redisOk)('Redis cache', () => {
     const [id] = igsids(1, 500);
     const answer = await gateway.gql<{ instagramUser: { username: string } }>(ONE, { id });
     expect(await deliverMessages(gateway.url, [id!], 1_780_000_000_000)).toBe(200);
-    await waitFor(async () => (await keysMatching(`*${prefix}*`)).length === 3, { what: 'three key families' });
+    // Profiles, interactions, webhook dedupe, and the latest usage figure shared by replicas.
+    await waitFor(async () => (await keysMatching(`*${prefix}*`)).length === 4, { what: 'four key families' });
 
     const keys = await keysMatching(`*${prefix}*`);
     expect(keys.filter((key) => !key.startsWith(`${prefix}:${BUSINESS}:`))).toEqual([]);
     expect(keys).toContain(`${prefix}:${BUSINESS}:${id}`);
     expect(keys).toContain(`${prefix}:${BUSINESS}:interaction:${id}`);
     expect(keys.filter((key) => key.startsWith(`${prefix}:${BUSINESS}:webhook:`))).toHaveLength(1);
+    expect(keys).toContain(`${prefix}:${BUSINESS}:usage`);
     // Plain JSON values with a TTL: readable with redis-cli, purged with DEL.
     const entry = JSON.parse((await raw.get(`${prefix}:${BUSINESS}:${id}`))!) as { fields: { username: { value: string } } };
     expect(entry.fields.username.value).toBe(answer.data?.instagramUser.username);

@@ -16,6 +16,8 @@ export interface UsageGuardOptions {
   /** Called when a block starts or grows (metrics). */
   onBlock?: (reason: 'usage' | 'throttled', seconds: number) => void;
   onUsage?: (percent: number) => void;
+  /** A pause this process decided started or grew to `ms` from now (shared with other replicas). */
+  onPause?: (ms: number) => void;
 }
 
 /**
@@ -33,6 +35,14 @@ export class UsageGuard {
   remainingSeconds(): number {
     const left = this.blockedUntil - this.options.clock.now();
     return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  /** Another replica paused this account for `ms` more: pause here too (never shortens a pause). */
+  adopt(ms: number): boolean {
+    const until = this.options.clock.now() + ms;
+    if (until <= this.blockedUntil) return false;
+    this.blockedUntil = until;
+    return true;
   }
 
   /**
@@ -63,6 +73,7 @@ export class UsageGuard {
     const wasBlocked = this.remainingSeconds() > 0;
     this.blockedUntil = until;
     this.options.onBlock?.(reason, seconds);
+    this.options.onPause?.(seconds * 1000);
     if (!wasBlocked) this.options.logger.warn({ account: this.options.label(), reason, seconds, ...(percent !== undefined ? { percent } : {}) }, 'pausing calls to Meta for this account');
   }
 }

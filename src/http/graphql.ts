@@ -1,6 +1,6 @@
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
 import { createHash, randomUUID } from 'node:crypto';
@@ -133,7 +133,16 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 /** `POST /graphql` and `GET /graphql`: the Apollo subgraph, one profile loader per operation. */
 export async function registerGraphQL(
   app: FastifyInstance,
-  deps: { config: Config; accounts: AccountRegistry; logger: Logger; metrics: Metrics; avatars: AvatarLinks; clock?: Clock },
+  deps: {
+    config: Config;
+    accounts: AccountRegistry;
+    logger: Logger;
+    metrics: Metrics;
+    avatars: AvatarLinks;
+    clock?: Clock;
+    /** With replicas: whole responses indexed by person, so any replica's change drops them (src/replicas). */
+    responseCache?: Exclude<ApolloServerOptions<GatewayContext>['cache'], 'bounded'> | undefined;
+  },
 ) {
   const clock = deps.clock ?? systemClock;
   const apollo = new ApolloServer<GatewayContext>({
@@ -165,7 +174,7 @@ export async function registerGraphQL(
             responseCachePlugin<GatewayContext>({
               sessionId: async ({ contextValue }) => contextValue.account.id,
               generateCacheKey: responseCacheKey,
-              cache: createResponseCache(clock),
+              cache: deps.responseCache ?? createResponseCache(clock),
             }),
             responseCacheMetricsPlugin(deps.metrics),
           ]

@@ -18,6 +18,9 @@ import type { ProfileSource } from './source.js';
 import { createCommenterLog, type CommenterLog } from './commenters.js';
 import { createContactLog, type ContactLog } from './contacts.js';
 import type { CrmRedis } from './crm-redis.js';
+import { SharedAccountState } from '../replicas/account-state.js';
+import { SharedFlight } from '../replicas/flight.js';
+import type { Replicas } from '../replicas/index.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
 export interface AccountProfiles {
@@ -54,6 +57,8 @@ export interface AccountDeps {
   store: CacheStore | undefined;
   /** Upstream call slots shared by every account of the process (UPSTREAM_MAX_CONCURRENCY). */
   upstreamSlots: Slots;
+  /** With REDIS_URL: single-flight, invalidation and account state shared with the other replicas. */
+  replicas?: Replicas | undefined;
   clock?: Clock;
   crm: Config['crm'];
   /** Contacts and commenters in Redis when `REDIS_URL` is set (shared by accounts). */
@@ -88,13 +93,19 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
       metrics.upstreamLatency.observe({ account: accountLabel(), kind }, durationMs / 1000);
     },
   });
+  // Bound once the account id is known (the guard below already serves the /me call).
+  let shared: SharedAccountState | undefined;
   const guard = new UsageGuard({
     thresholdPercent: graph.usageThrottlePercent,
     clock,
     logger,
     label: () => accountLabel(),
-    onUsage: (percent) => metrics.accountUsage.set({ account: accountLabel() }, percent),
     onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
+    onUsage: (percent) => {
+      metrics.accountUsage.set({ account: accountLabel() }, percent);
+      shared?.usage(percent);
+    },
+    onPause: (ms) => shared?.paused(ms),
   });
   const { maxConcurrencyPerAccount, queueLimit, queueWaitMs } = graph;
   const gate = new UpstreamGate({
@@ -111,12 +122,17 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const accountLabel = () => id ?? 'pending';
   id ??= await learnAccountId(client, gate, deps.credentials.accessToken, logger);
   const accountId = id;
+  const c = deps.cache;
+  const namespace = `${c.keyPrefix}:${accountId}`;
+  const { replicas } = deps;
+  if (replicas) shared = new SharedAccountState(replicas.link, accountId, namespace, { adoptPause: (ms) => guard.adopt(ms) }, metrics);
   const strategy = createStrategy(client, gate, {
     strategy: graph.strategy,
     singleConcurrency: graph.singleConcurrency,
     reprobeMs: graph.reprobeMs,
     clock,
     logger,
+    sharedRefusal: shared,
   });
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
@@ -137,8 +153,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onFetchError: (error) => logger.error({ err: error }, 'fetching a group rejected unexpectedly: its ids were answered UPSTREAM_ERROR'),
   });
 
-  const c = deps.cache;
-  const namespace = `${c.keyPrefix}:${accountId}`;
+  const upstream: ProfileSource = replicas
+    ? new SharedFlight(batcher, replicas.link, { account: accountId, namespace, leaseMs: replicas.leaseMs, waitMs: replicas.waitMs, metrics, clock })
+    : batcher;
   const interactions = createInteractionLog(namespace, deps.store);
   const lists = { namespace, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock, redis: deps.crmRedis };
   const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
@@ -149,7 +166,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     accountId,
     namespace,
     deps.store,
-    batcher,
+    upstream,
     {
       ttlMs: c.ttlMs,
       staleWhileRevalidateMs: c.staleWhileRevalidateMs,
@@ -161,15 +178,16 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     logger,
     clock,
   );
-  return {
-    id: accountId,
-    source: cache,
-    forgetNegative: (igsids) => cache.forgetNegative(igsids),
-    forget: (igsids) => cache.forget(igsids),
-    interactions,
-    pausedSeconds,
-    ...crm,
+  const forgetNegative = async (igsids: readonly string[]) => {
+    await cache.forgetNegative(igsids);
+    await replicas?.invalidation.changed(accountId, igsids);
   };
+  const forget = async (igsids: readonly string[]) => {
+    await cache.forget(igsids);
+    await replicas?.invalidation.changed(accountId, igsids);
+  };
+  if (replicas) cache.onStored = (igsids) => void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
+  return { id: accountId, source: cache, forgetNegative, forget, interactions, pausedSeconds, ...crm };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

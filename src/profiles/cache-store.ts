@@ -6,6 +6,7 @@ import { systemClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { errorCode, redisAddress } from '../startup-errors.js';
+import { REPLAY_MAX_KEYS, ReplayBuffer, type ReplayOp } from './replay.js';
 
 export type StoreLayer = 'memory' | 'redis';
 export interface StoreHit<T> {
@@ -40,7 +41,15 @@ export interface CacheStore {
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   /** Keeps a copy of a (validated) Redis hit in memory, so the next lookup stays local. */
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
-  deleteMany(keys: readonly string[]): Promise<void>;
+  /** Drops this process's memory copies only (another replica changed what they answer). */
+  forgetMemory(keys: readonly string[]): void;
+  /**
+   * Sets `key` only if no process did within `ttlMs` (Redis SET NX PX): true when this call set it,
+   * false when it was there; undefined when Redis is absent or did not answer (decide locally).
+   */
+  claim(key: string, ttlMs: number): Promise<boolean | undefined>;
+  /** `durable`: kept for replay (bounded, REPLAY_MAX_KEYS) if Redis cannot take it now. */
+  deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<void>;
   delete(key: string): Promise<void>;
   /** Redis alone, no memory copy: for values another layer bounds in memory itself (avatar bytes). Undefined without Redis, or when not JSON. */
   getRemote(key: string): Promise<unknown>;
@@ -64,10 +73,12 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 }
 
 const REDIS_SUSPEND_MS = 1000;
+/** Longest a webhook dedupe claim waits on Redis before this process decides alone. */
+const CLAIM_TIMEOUT_MS = 1000;
 /** Keys per MGET / MULTI: large enough to need few round trips, small enough to answer within the timeout. */
 export const REDIS_CHUNK_KEYS = 500;
 
-function connectRedis(url: string) {
+export function connectRedis(url: string) {
   return createClient({
     url,
     // Fail fast while disconnected instead of queueing commands behind a dead socket.
@@ -91,10 +102,17 @@ class LayeredStore implements CacheStore {
   private redisHealthy = true;
   /** After a failed or slow operation, Redis is skipped for a moment instead of slowing every lookup. */
   private redisSuspendedUntil = 0;
+  /** Durable writes and deletes that Redis could not take, replayed when it is back. */
+  private readonly replay: ReplayBuffer;
+  private replaying = false;
 
   constructor(private readonly options: CacheStoreOptions) {
     const clock = options.clock ?? systemClock;
     this.clock = clock;
+    this.replay = new ReplayBuffer(REPLAY_MAX_KEYS, (count) => {
+      options.metrics.cacheErrors.inc({ layer: 'redis', operation: 'replay_dropped' }, count);
+      options.logger.warn({ count, limit: REPLAY_MAX_KEYS }, 'Redis away too long: durable writes beyond the replay buffer dropped');
+    });
     this.memory = new LRUCache({ max: options.maxEntries, perf: { now: () => clock.now() } });
     if (options.redisUrl) {
       const redis = connectRedis(options.redisUrl);
@@ -102,6 +120,7 @@ class LayeredStore implements CacheStore {
       redis.on('ready', () => {
         this.redisSuspendedUntil = 0;
         this.markRedis(true);
+        void this.replayBuffered();
       });
       redis.on('error', (error: unknown) => this.markRedis(false, error));
       // Connect in the background: the gateway serves from memory and upstream until Redis answers.
@@ -144,14 +163,10 @@ class LayeredStore implements CacheStore {
 
   async setMany(writes: readonly StoreWrite[], options: { durable?: boolean } = {}): Promise<void> {
     for (const write of writes) this.setMemoryOnly(write.key, write.value, write.ttlMs);
-    for (const part of chunks(writes)) {
-      const redis = this.redisFor(options);
-      if (!redis) return;
-      const multi = redis.multi();
-      for (const write of part) multi.set(write.key, JSON.stringify(write.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(write.ttlMs)) } });
-      // A failed chunk stops the rest, unless they must persist (each chunk still bounded by the timeout).
-      if ((await this.guard('set', () => multi.exec())) === undefined && !options.durable) return;
-    }
+    if (!this.redis) return;
+    const now = this.clock.now();
+    const ops: ReplayOp[] = writes.map((write) => ({ kind: 'set', key: write.key, value: write.value, expiresAt: now + write.ttlMs }));
+    await this.apply(ops, options.durable ?? false);
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
@@ -162,12 +177,62 @@ class LayeredStore implements CacheStore {
     this.memory.set(key, { value }, { ttl: ttlMs });
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  forgetMemory(keys: readonly string[]): void {
     for (const key of keys) this.memory.delete(key);
-    for (const part of chunks(keys)) {
-      const redis = this.readyRedis();
-      if (!redis) return;
-      if ((await this.guard('delete', () => redis.del(part))) === undefined) return;
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean | undefined> {
+    // Claims run off the request path (after a webhook is acknowledged): they may wait longer than a lookup.
+    const redis = this.redisFor({ durable: true });
+    if (!redis) return undefined;
+    const timeoutMs = Math.max(this.options.redisTimeoutMs, CLAIM_TIMEOUT_MS);
+    const reply = await this.guard('set', () => redis.set(key, '1', { NX: true, PX: Math.max(1, Math.round(ttlMs)) }), timeoutMs);
+    return reply === undefined ? undefined : reply === 'OK';
+  }
+
+  async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<void> {
+    for (const key of keys) this.memory.delete(key);
+    if (!this.redis) return;
+    await this.apply(keys.map((key) => ({ kind: 'del', key })), options.durable ?? false);
+  }
+
+  /**
+   * Sends writes and deletes to Redis in chunks. A failed chunk stops the rest; durable ones are
+   * kept for replay instead (each chunk still bounded by the timeout).
+   */
+  private async apply(ops: readonly ReplayOp[], durable: boolean): Promise<void> {
+    const parts = chunks(ops);
+    for (const [i, part] of parts.entries()) {
+      const redis = this.redisFor({ durable });
+      const done = redis && (await this.guard(part[0]?.kind === 'del' ? 'delete' : 'set', () => this.send(redis, part)));
+      if (done !== undefined) continue;
+      if (durable) this.replay.add(parts.slice(i).flat());
+      return;
+    }
+    if (durable && this.replay.size) void this.replayBuffered();
+  }
+
+  private send(redis: RedisClient, ops: readonly ReplayOp[]): Promise<unknown> {
+    const multi = redis.multi();
+    const now = this.clock.now();
+    for (const op of ops) {
+      if (op.kind === 'del') multi.del(op.key);
+      else multi.set(op.key, JSON.stringify(op.value), { expiration: { type: 'PX', value: Math.max(1, Math.round(op.expiresAt - now)) } });
+    }
+    return multi.exec();
+  }
+
+  /** Redis is back: what it missed goes first (and goes back to the buffer if it fails again). */
+  private async replayBuffered(): Promise<void> {
+    if (this.replaying || !this.replay.size) return;
+    this.replaying = true;
+    try {
+      const now = this.clock.now();
+      const ops = this.replay.take().filter((op) => op.kind === 'del' || op.expiresAt > now);
+      await this.apply(ops, true);
+      this.options.logger.info({ operations: ops.length, left: this.replay.size }, 'replayed durable writes kept while Redis was away');
+    } finally {
+      this.replaying = false;
     }
   }
 
@@ -234,14 +299,14 @@ class LayeredStore implements CacheStore {
     else this.options.logger.warn({ reason: errorCode(error) }, `Redis cache unreachable (${where}): serving from memory and upstream until it returns`);
   }
 
-  private async guard<T>(operation: string, run: () => Promise<T>): Promise<T | undefined> {
+  private async guard<T>(operation: string, run: () => Promise<T>, timeoutMs = this.options.redisTimeoutMs): Promise<T | undefined> {
     let timer: ClockTimer | undefined;
     try {
       const result = await Promise.race([
         run(),
         new Promise<never>((_, reject) => {
           // A timer that fires late (a busy event loop) first lets replies already received be read.
-          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), this.options.redisTimeoutMs);
+          timer = this.clock.setTimeout(() => setImmediate(() => reject(new Error('redis timeout'))), timeoutMs);
         }),
       ]);
       this.markRedis(true);

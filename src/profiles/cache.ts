@@ -38,6 +38,8 @@ interface Miss {
  */
 export class ProfileCache implements ProfileSource {
   private readonly revalidating = new Set<string>();
+  /** Hears ids whose stored answer this process just replaced (replicas drop their copies). */
+  onStored: ((igsids: string[]) => void) | undefined;
 
   constructor(
     /** The business account id (metrics label). */
@@ -63,9 +65,11 @@ export class ProfileCache implements ProfileSource {
 
   /** Forgets remembered refusals (consent, blocked) of these ids but keeps cached profiles. */
   async forgetNegative(igsids: readonly string[]): Promise<void> {
-    const hits = await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
-    const refused = igsids.filter((_, i) => hits[i]?.value.negative);
-    if (refused.length) await this.store.deleteMany(refused.map((igsid) => this.keyOf(igsid)));
+    // With Redis away its copies can't be looked at: drop every entry of these people once it is back.
+    const degraded = this.store.state().status === 'degraded';
+    const hits = degraded ? [] : await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema);
+    const refused = degraded ? igsids : igsids.filter((_, i) => hits[i]?.value.negative);
+    if (refused.length) await this.store.deleteMany(refused.map((igsid) => this.keyOf(igsid)), { durable: true });
   }
 
   async load(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
@@ -165,6 +169,7 @@ export class ProfileCache implements ProfileSource {
       }
     }
     await this.store.setMany(writes);
+    if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
     return results;
   }
 

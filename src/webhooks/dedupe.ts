@@ -1,5 +1,4 @@
 import { LRUCache } from 'lru-cache';
-import { z } from 'zod';
 import type { CacheStore } from '../profiles/cache-store.js';
 
 /**
@@ -24,10 +23,8 @@ export class WebhookDedupe {
     if (this.local.has(key)) return false;
     this.local.set(key, true);
     if (!this.store) return true;
-    // Across instances this is check-then-set, not atomic: two instances receiving the same
-    // redelivery at the same instant may both prefetch, which is harmless (prefetch is idempotent).
-    if (await this.store.get(key, z.literal(1))) return false;
-    await this.store.set(key, 1, this.ttlMs);
-    return true;
+    // Atomic across instances (SET NX): of two replicas receiving one redelivery at once, one wins.
+    // Without an answer from Redis this process decides alone (its local LRU already did).
+    return (await this.store.claim(key, this.ttlMs)) ?? true;
   }
 }

@@ -11,6 +11,14 @@ import { failAll, type ProfileOutcome } from '../outcomes.js';
  */
 export const PRESUMED_REFUSAL_STREAK = 3;
 
+/** How replicas share that a host refuses the Batch API (src/replicas/account-state.ts). */
+export interface SharedRefusal {
+  /** This process learned the refusal: tell the others it lasts `ms`. */
+  refused(ms: number): void;
+  /** Hears refusals the other replicas learned. */
+  listen(adopt: (ms: number) => void): void;
+}
+
 /**
  * Prefers the Batch API; when the host refuses it, carries groups as per-object reads and
  * remembers that, trying the Batch API again only after `reprobeMs`. A definite refusal (a 4xx)
@@ -27,7 +35,12 @@ export class AutoStrategy implements FetchStrategy {
     private readonly reprobeMs: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+    private readonly shared?: SharedRefusal,
+  ) {
+    shared?.listen((ms) => {
+      this.batchRefusedUntil = Math.max(this.batchRefusedUntil, this.clock.now() + ms);
+    });
+  }
 
   get name(): StrategyName {
     return this.batchRefused() ? this.single.name : this.batch.name;
@@ -66,6 +79,7 @@ export class AutoStrategy implements FetchStrategy {
       this.logger.warn({ reason: error.message, reprobeSeconds: this.reprobeMs / 1000 }, 'Graph host refuses the Batch API: using per-object reads');
     }
     this.batchRefusedUntil = this.clock.now() + this.reprobeMs;
+    this.shared?.refused(this.reprobeMs);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Clock } from '../../clock.js';
 import type { GraphField } from '../profile.js';
 import type { GraphClient } from '../client.js';
 import type { UpstreamGate } from '../gate.js';
-import { AutoStrategy, LegacyIdsThenAuto } from './auto.js';
+import { AutoStrategy, LegacyIdsThenAuto, type SharedRefusal } from './auto.js';
 import { BatchStrategy } from './batch.js';
 import { IdsStrategy } from './ids.js';
 import { SingleStrategy } from './single.js';
@@ -19,6 +19,8 @@ export interface StrategyOptions {
   reprobeMs: number;
   clock: Clock;
   logger: Logger;
+  /** Shares auto's memory that the host refuses the Batch API with other replicas. */
+  sharedRefusal?: SharedRefusal | undefined;
 }
 
 /** An explicitly configured Batch API on a host that refuses it: say so per id, don't switch. */
@@ -39,7 +41,7 @@ class StrictBatch implements FetchStrategy {
 export function createStrategy(client: GraphClient, gate: UpstreamGate, options: StrategyOptions): FetchStrategy {
   const batch = new BatchStrategy(client, gate);
   const single = new SingleStrategy(client, gate, options.singleConcurrency);
-  const auto = () => new AutoStrategy(batch, single, options.reprobeMs, options.clock, options.logger);
+  const auto = () => new AutoStrategy(batch, single, options.reprobeMs, options.clock, options.logger, options.sharedRefusal);
   switch (options.strategy) {
     case 'batch':
       return new StrictBatch(batch);

@@ -1,0 +1,25 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { CacheStore } from '../profiles/cache-store.js';
+import { ReplicaInvalidation } from './invalidation.js';
+import { ReplicaLink } from './link.js';
+import { IndexedResponseCache } from './response-index.js';
+
+/** What a process shares with the other replicas of one Redis (absent without REDIS_URL). */
+export interface Replicas {
+  link: ReplicaLink;
+  invalidation: ReplicaInvalidation;
+  /** Apollo's whole-response cache, dropped per person on invalidation. */
+  responses: IndexedResponseCache;
+  leaseMs: number;
+  waitMs: number;
+}
+
+export function createReplicas(cache: Config['cache'], store: CacheStore | undefined, logger: Logger, metrics: Metrics): Replicas | undefined {
+  if (!cache.redisUrl || !store || !cache.replicaCoordination) return undefined;
+  const link = new ReplicaLink({ url: cache.redisUrl, keyPrefix: cache.keyPrefix, timeoutMs: cache.redisTimeoutMs, logger, metrics });
+  const responses = new IndexedResponseCache();
+  const invalidation = new ReplicaInvalidation(link, cache.keyPrefix, store, responses, metrics);
+  return { link, invalidation, responses, leaseMs: cache.replicaLeaseMs, waitMs: cache.replicaWaitMs };
+}
