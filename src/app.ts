@@ -70,6 +70,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
         upstreamSlots,
         crm: config.crm,
         crmRedis,
+        refresh: config.refresh,
       }),
     ),
   );
@@ -133,6 +134,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars });
   await registerWebhooks(app, { config, accounts, metrics, store, logger });
   registerOps(app, { accounts, metrics, store });
+  for (const account of profiles) account.refreshAhead?.start();
 
   return {
     app,
@@ -147,6 +149,7 @@ export async function createGateway(config: Config, logger: Logger): Promise<Gat
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
+      await Promise.all(profiles.map((account) => account.refreshAhead?.close()));
       await store?.close();
       crmRedis?.close();
       await simulator?.close();

@@ -17,6 +17,8 @@ import { createInteractionLog, type InteractionLog } from './interactions.js';
 import type { ProfileSource } from './source.js';
 import { createCommenterLog, type CommenterLog } from './commenters.js';
 import { createContactLog, type ContactLog } from './contacts.js';
+import { RefreshAhead } from './refresh-ahead.js';
+import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { CrmRedis } from './crm-redis.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
@@ -39,6 +41,8 @@ export interface AccountProfiles {
   commenters: CommenterLog;
   /** INFLUENCER_MIN_FOLLOWERS */
   influencerMinFollowers: number;
+  /** Keeps active contacts' cached profiles fresh (started and closed by the app); undefined without a cache or when off. */
+  refreshAhead?: RefreshAhead | undefined;
 }
 
 export interface AccountDeps {
@@ -58,6 +62,7 @@ export interface AccountDeps {
   crm: Config['crm'];
   /** Contacts and commenters in Redis when `REDIS_URL` is set (shared by accounts). */
   crmRedis: CrmRedis | undefined;
+  refresh: Config['refresh'];
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -129,23 +134,38 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const lists = { namespace, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock, redis: deps.crmRedis };
   const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
   if (!deps.store) {
-    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm };
+    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm, refreshAhead: undefined };
   }
-  const cache = new ProfileCache(
-    accountId,
-    namespace,
-    deps.store,
-    batcher,
-    {
-      ttlMs: c.ttlMs,
-      staleWhileRevalidateMs: c.staleWhileRevalidateMs,
-      staleIfErrorMs: c.staleIfErrorMs,
-      negativeTtlMs: c.negativeTtlMs,
-      picMarginMs: c.picMarginMs,
-    },
-    metrics,
-    logger,
-  );
+  const policy = {
+    ttlMs: c.ttlMs,
+    staleWhileRevalidateMs: c.staleWhileRevalidateMs,
+    staleIfErrorMs: c.staleIfErrorMs,
+    negativeTtlMs: c.negativeTtlMs,
+    picMarginMs: c.picMarginMs,
+  };
+  const cache = new ProfileCache(accountId, namespace, deps.store, batcher, policy, metrics, logger, clock);
+  const r = deps.refresh;
+  const refreshAhead =
+    r.activeMs > 0
+      ? new RefreshAhead(
+          {
+            contacts: crm.contacts,
+            entries: (igsids) => cache.entries(igsids),
+            refresh: (igsids) => cache.refresh(igsids, GRAPH_FIELDS),
+            pausedSeconds,
+            latestUsage: () => guard.latestUsage(),
+          },
+          {
+            ...r,
+            policy,
+            clock,
+            onRead: (result, count) => metrics.refreshAheadReads.inc({ account: accountId, result }, count),
+            onGroup: () => metrics.refreshAheadGroups.inc({ account: accountId }),
+            onSkipped: (reason, count) => metrics.refreshAheadSkipped.inc({ account: accountId, reason }, count),
+            onError: (error) => logger.error({ err: error, account: accountId }, 'refresh-ahead failed'),
+          },
+        )
+      : undefined;
   return {
     id: accountId,
     source: cache,
@@ -154,6 +174,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     interactions,
     pausedSeconds,
     ...crm,
+    refreshAhead,
   };
 }
 
