@@ -122,6 +122,15 @@ export class RefreshAhead {
     return recent && usage.percent >= this.options.maxUsagePercent ? 'usage' : undefined;
   }
 
+  /**
+   * False for an entry with nothing in it, or read within the last half TTL: a picture URL that
+   * expires sooner than the lead time after every read is then refreshed at most twice per TTL.
+   */
+  private refreshedBefore(entry: CacheEntry, now: number): boolean {
+    const times = Object.values(entry.fields).map((field) => field.at);
+    return times.length > 0 && now - Math.max(...times) >= this.options.policy.ttlMs / 2;
+  }
+
   /** Active contacts whose cached profile needs refreshing by the next tick, soonest first. */
   private async due(): Promise<string[]> {
     const now = this.options.clock.now();
@@ -136,7 +145,7 @@ export class RefreshAhead {
       const entries = active.length ? await this.account.entries(active.map((contact) => contact.igsid)) : [];
       active.forEach(({ igsid }, i) => {
         const entry = entries[i];
-        if (!entry || entry.negative || Object.keys(entry.fields).length === 0) return;
+        if (!entry || entry.negative || !this.refreshedBefore(entry, now)) return;
         const until = freshUntil(entry, [], this.options.policy);
         if (until - now <= this.leadMs) due.push({ igsid, until });
       });

@@ -23,9 +23,17 @@ const ids = (n: number, start = 0) => Array.from({ length: n }, (_, i) => String
 class FakeUpstream implements ProfileSource {
   calls: string[][] = [];
   refuse = new Set<string>();
+  /** `profile_pic` URLs whose CDN expiry (`oe=`) is this many ms after the read; none when undefined. */
+  picLifetimeMs: number | undefined;
+  constructor(private readonly clock: ManualClock) {}
   async load(group: readonly string[], _fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     this.calls.push([...group]);
-    return new Map(group.map((id): [string, ProfileOutcome] => [id, this.refuse.has(id) ? { ok: false, failure: consent } : { ok: true, profile: { id, name: `n${this.calls.length}` } }]));
+    return new Map(group.map((id): [string, ProfileOutcome] => [id, this.refuse.has(id) ? { ok: false, failure: consent } : { ok: true, profile: { id, name: `n${this.calls.length}`, ...this.pic() } }]));
+  }
+  private pic() {
+    if (this.picLifetimeMs === undefined) return {};
+    const oe = Math.floor((this.clock.now() + this.picLifetimeMs) / 1000).toString(16);
+    return { profile_pic: `https://scontent.cdninstagram.com/p.jpg?oe=${oe}` };
   }
 }
 
@@ -34,7 +42,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
   const metrics = new Metrics();
   const logger = createLogger({ level: 'silent' });
   const store = createCacheStore({ maxEntries: 10_000, redisTimeoutMs: 100, logger, metrics, clock });
-  const upstream = new FakeUpstream();
+  const upstream = new FakeUpstream(clock);
   const cache = new ProfileCache('acct', 'p:acct', store, upstream, policy, metrics, logger, clock);
   const contacts = new MemoryContactLog(90 * DAY, 100_000, clock);
   const skipped: Partial<Record<RefreshSkipReason, number>> = {};
@@ -199,5 +207,19 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     await clock.advance(5_000);
     answer(40);
     expect(guard.latestUsage()).toEqual({ percent: 40, atMs: clock.now() });
+  });
+
+  it('a picture URL that expires right after every read is refreshed at most twice per TTL, not every tick', async () => {
+    const h = await setup();
+    // The CDN expiry minus PROFILE_PIC_EXPIRY_MARGIN_SECONDS (5 s here) is always within the lead time (12 s).
+    h.upstream.picLifetimeMs = 10_000;
+    const active = ids(10);
+    await h.interacted(active, 1);
+    const asked = h.askedSince();
+    h.refresh.start();
+    await h.clock.advance(2 * TTL);
+    expect(asked().flat().length).toBeLessThanOrEqual(4 * 10);
+    expect(asked().flat().length).toBeGreaterThanOrEqual(3 * 10);
+    await h.refresh.close();
   });
 });
