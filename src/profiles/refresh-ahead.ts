@@ -55,7 +55,8 @@ export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: numb
  * One account's refresh-ahead: every tick, the active contacts (most recent first, at most
  * `scanLimit`) whose cached profile stops being fresh within the lead time are re-read, the soonest
  * first, in groups of ≤50, one group in flight — background work never holds more than one of the
- * account's upstream slots, and stops while the account is paused or its usage is at the limit.
+ * account's upstream slots, and stops while the account is paused or its usage is at the limit. A
+ * failed read is tried again after the lead time, not every tick.
  * Contacts with nothing cached, or a remembered refusal, are left to lookups.
  * Single process: with several replicas each one refreshes (no shared lease yet).
  */
@@ -65,6 +66,8 @@ export class RefreshAhead {
   private timer: ClockTimer | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  /** Ids whose last refresh failed → when they may be tried again (at most `scanLimit` remembered). */
+  private readonly failed = new Map<string, number>();
 
   constructor(
     private readonly account: RefreshAheadAccount,
@@ -110,7 +113,10 @@ export class RefreshAhead {
       this.options.onGroup(group.length);
       const results = await this.account.refresh(group);
       const counts = new Map<'ok' | GatewayErrorCode, number>();
-      for (const result of results.values()) counts.set(result, (counts.get(result) ?? 0) + 1);
+      for (const [igsid, result] of results) {
+        counts.set(result, (counts.get(result) ?? 0) + 1);
+        if (result !== 'ok' && this.failed.size < this.options.scanLimit) this.failed.set(igsid, this.options.clock.now() + this.leadMs);
+      }
       for (const [result, count] of counts) this.options.onRead(result, count);
     }
   }
@@ -135,6 +141,7 @@ export class RefreshAhead {
   private async due(): Promise<string[]> {
     const now = this.options.clock.now();
     const oldest = now - this.options.activeMs;
+    for (const [igsid, retryAt] of this.failed) if (retryAt <= now) this.failed.delete(igsid);
     const due: Array<{ igsid: string; until: number }> = [];
     let after: Contact | undefined;
     for (let scanned = 0; scanned < this.options.scanLimit; ) {
@@ -145,7 +152,7 @@ export class RefreshAhead {
       const entries = active.length ? await this.account.entries(active.map((contact) => contact.igsid)) : [];
       active.forEach(({ igsid }, i) => {
         const entry = entries[i];
-        if (!entry || entry.negative || !this.refreshedBefore(entry, now)) return;
+        if (!entry || entry.negative || this.failed.has(igsid) || !this.refreshedBefore(entry, now)) return;
         const until = freshUntil(entry, [], this.options.policy);
         if (until - now <= this.leadMs) due.push({ igsid, until });
       });

@@ -17,18 +17,20 @@ import { ManualClock } from '../support/manual-clock.js';
 const TTL = 60_000;
 const policy: FreshnessPolicy = { ttlMs: TTL, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 300_000, negativeTtlMs: 10_000, picMarginMs: 5_000 };
 const DAY = 86_400_000;
+const unavailable: UpstreamFailure = { code: 'UPSTREAM_UNAVAILABLE', message: 'down', retryable: true, transient: true };
 const consent: UpstreamFailure = { code: 'CONSENT_REQUIRED', message: 'no consent', retryable: false, transient: false };
 const ids = (n: number, start = 0) => Array.from({ length: n }, (_, i) => String(1784140000100000 + start + i));
 
 class FakeUpstream implements ProfileSource {
   calls: string[][] = [];
   refuse = new Set<string>();
+  down = false;
   /** `profile_pic` URLs whose CDN expiry (`oe=`) is this many ms after the read; none when undefined. */
   picLifetimeMs: number | undefined;
   constructor(private readonly clock: ManualClock) {}
   async load(group: readonly string[], _fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     this.calls.push([...group]);
-    return new Map(group.map((id): [string, ProfileOutcome] => [id, this.refuse.has(id) ? { ok: false, failure: consent } : { ok: true, profile: { id, name: `n${this.calls.length}`, ...this.pic() } }]));
+    return new Map(group.map((id): [string, ProfileOutcome] => [id, this.down ? { ok: false, failure: unavailable } : this.refuse.has(id) ? { ok: false, failure: consent } : { ok: true, profile: { id, name: `n${this.calls.length}`, ...this.pic() } }]));
   }
   private pic() {
     if (this.picLifetimeMs === undefined) return {};
@@ -220,6 +222,26 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     await h.clock.advance(2 * TTL);
     expect(asked().flat().length).toBeLessThanOrEqual(4 * 10);
     expect(asked().flat().length).toBeGreaterThanOrEqual(3 * 10);
+    await h.refresh.close();
+  });
+
+  it('a failed refresh is tried again after the lead time, not every tick', async () => {
+    const h = await setup();
+    const active = ids(10);
+    await h.interacted(active, 1);
+    h.upstream.down = true;
+    const asked = h.askedSince();
+    h.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    // Due from TTL − lead on; over the next 2 lead times (8 ticks) it is tried 2 or 3 times.
+    await h.clock.advance(TTL - leadMs + 2 * leadMs);
+    const tries = asked().length;
+    expect(tries).toBeGreaterThanOrEqual(2);
+    expect(tries).toBeLessThanOrEqual(3);
+    expect(2 * leadMs / intervalMs).toBe(8);
+    h.upstream.down = false;
+    await h.clock.advance(leadMs + intervalMs);
+    expect(asked().length).toBe(tries + 1);
     await h.refresh.close();
   });
 });
