@@ -93,9 +93,10 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onBlock: (reason) => metrics.pauses.inc({ account: accountLabel(), reason }),
   });
   const { maxConcurrencyPerAccount, queueLimit, queueWaitMs } = graph;
+  const accountSlots = new Slots({ max: maxConcurrencyPerAccount, queueLimit, maxWaitMs: queueWaitMs }, clock);
   const gate = new UpstreamGate({
     guard,
-    slots: [new Slots({ max: maxConcurrencyPerAccount, queueLimit, maxWaitMs: queueWaitMs }, clock), deps.upstreamSlots],
+    slots: [accountSlots, deps.upstreamSlots],
     clock,
     maxWaitSeconds: graph.maxPauseSeconds,
     onPaused: (ids) => metrics.pausedProfiles.inc({ account: accountLabel() }, ids),
@@ -154,6 +155,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
             refresh: (igsids) => cache.refresh(igsids, GRAPH_FIELDS),
             pausedSeconds,
             latestUsage: () => guard.latestUsage(),
+            busy: () => accountSlots.inFlight >= maxConcurrencyPerAccount,
           },
           {
             ...r,

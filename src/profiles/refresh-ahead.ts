@@ -4,7 +4,7 @@ import type { Contact, ContactLog } from './contacts.js';
 import { freshUntil, type CacheEntry, type FreshnessPolicy } from './entry.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
 
-export type RefreshSkipReason = 'usage' | 'paused' | 'tick_limit';
+export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit';
 
 /** The latest usage percentage Meta reported for an account, and when (epoch ms). */
 export interface LatestUsage {
@@ -22,6 +22,8 @@ export interface RefreshAheadAccount {
   /** Seconds left of the account's pause; 0 when calls may go out. */
   pausedSeconds(): number;
   latestUsage(): LatestUsage | undefined;
+  /** True while every upstream slot of the account is taken: lookups may be waiting for one. */
+  busy(): boolean;
 }
 
 export interface RefreshAheadOptions {
@@ -55,7 +57,8 @@ export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: numb
  * One account's refresh-ahead: every tick, the active contacts (most recent first, at most
  * `scanLimit`) whose cached profile stops being fresh within the lead time are re-read, the soonest
  * first, in groups of ≤50, one group in flight — background work never holds more than one of the
- * account's upstream slots, and stops while the account is paused or its usage is at the limit. A
+ * account's upstream slots and none while lookups hold them all, and stops while the account is
+ * paused or its usage is at the limit (what was due is counted as skipped and seen again next tick). A
  * failed read is tried again after the lead time, not every tick.
  * Contacts with nothing cached, or a remembered refusal, are left to lookups.
  * Single process: with several replicas each one refreshes (no shared lease yet).
@@ -123,6 +126,7 @@ export class RefreshAhead {
 
   private heldBack(): RefreshSkipReason | undefined {
     if (this.account.pausedSeconds() > 0) return 'paused';
+    if (this.account.busy()) return 'busy';
     const usage = this.account.latestUsage();
     const recent = usage && this.options.clock.now() - usage.atMs < USAGE_FIGURE_MAX_AGE_MS;
     return recent && usage.percent >= this.options.maxUsagePercent ? 'usage' : undefined;

@@ -50,6 +50,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
   const skipped: Partial<Record<RefreshSkipReason, number>> = {};
   const reads = { ok: 0, groups: 0 };
   let paused = 0;
+  let busy = false;
   let usage: LatestUsage | undefined;
   const refresh = new RefreshAhead(
     {
@@ -58,6 +59,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
       refresh: (igsids) => cache.refresh(igsids, GRAPH_FIELDS),
       pausedSeconds: () => paused,
       latestUsage: () => usage,
+      busy: () => busy,
     },
     {
       activeMs: 7 * DAY,
@@ -89,6 +91,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
     reads,
     interacted,
     pause: (seconds: number) => void (paused = seconds),
+    busy: (value: boolean) => void (busy = value),
     usage: (percent: number, atMs = clock.now()) => void (usage = { percent, atMs }),
     /** Ids the upstream was asked for from now on. */
     askedSince: () => {
@@ -136,7 +139,7 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     await h.refresh.close();
   });
 
-  it('sends nothing while the latest usage figure is at or above the limit, or during a pause; a figure older than 10 minutes no longer holds it back', async () => {
+  it('sends nothing while the latest usage figure is at or above the limit, during a pause, or while lookups hold every upstream slot; a figure older than 10 minutes no longer holds it back', async () => {
     const h = await setup();
     const active = ids(60);
     await h.interacted(active, 1);
@@ -153,7 +156,14 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     expect(asked()).toHaveLength(0);
     expect(h.skipped).toEqual({ usage: 60, paused: 60 });
 
+    // Lookups hold every upstream slot of the account: they come first.
     h.pause(0);
+    h.busy(true);
+    await h.refresh.tick();
+    expect(asked()).toHaveLength(0);
+    expect(h.skipped).toEqual({ usage: 60, paused: 60, busy: 60 });
+
+    h.busy(false);
     await h.refresh.tick();
     expect(asked().flat()).toHaveLength(60);
 
