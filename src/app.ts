@@ -95,6 +95,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
         failures,
         clock,
         replicas,
+        refresh: config.refresh,
       };
       const profile = await readiness.build((health) => createAccountProfiles({ ...deps, health }));
       built.set(profile, deps);
@@ -164,6 +165,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
+  for (const account of profiles) account.refreshAhead?.start();
 
   return {
     app,
@@ -181,6 +183,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
+      await Promise.all(profiles.map((account) => account.refreshAhead?.close()));
       await replicas?.link.close();
       await store?.close();
       crmRedis?.close();

@@ -146,6 +146,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly refreshAheadReads = new Counter({
+    name: 'igpg_refresh_ahead_profiles_total',
+    help: 'Profiles of active contacts re-read in the background before they stopped being fresh, by account and result (ok or gateway error code).',
+    labelNames: ['account', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly refreshAheadGroups = new Counter({
+    name: 'igpg_refresh_ahead_groups_total',
+    help: 'Groups (≤50 ids, one upstream trip) sent by refresh-ahead, by account.',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
+  readonly refreshAheadSkipped = new Counter({
+    name: 'igpg_refresh_ahead_skipped_total',
+    help: 'Profiles due for refresh-ahead but not refreshed, by account and reason (usage: at or over REFRESH_AHEAD_MAX_USAGE_PERCENT; paused; busy: lookups hold every upstream slot of the account; tick_limit: over REFRESH_AHEAD_MAX_IDS_PER_TICK, left to the next tick).',
+    labelNames: ['account', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'igpg_' });
   }

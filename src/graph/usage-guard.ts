@@ -28,8 +28,14 @@ export interface UsageGuardOptions {
  */
 export class UsageGuard {
   private blockedUntil = 0;
+  private latest: { percent: number; atMs: number } | undefined;
 
   constructor(private readonly options: UsageGuardOptions) {}
+
+  /** The latest usage percentage Meta reported, and when (refresh-ahead spends only headroom). */
+  latestUsage(): { percent: number; atMs: number } | undefined {
+    return this.latest;
+  }
 
   /** Seconds left of the current block (0 when calls may go out). */
   remainingSeconds(): number {
@@ -61,6 +67,7 @@ export class UsageGuard {
       if (failure.code === 'RATE_LIMITED') this.block(usage.waitSeconds ?? DEFAULT_BLOCK_SECONDS, 'throttled');
     }
     if (usage.percent === undefined) return;
+    this.latest = { percent: usage.percent, atMs: this.options.clock.now() };
     this.options.onUsage?.(usage.percent);
     if (usage.percent >= this.options.thresholdPercent) {
       this.block(usage.waitSeconds ?? DEFAULT_BLOCK_SECONDS, 'usage', usage.percent);

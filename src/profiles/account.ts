@@ -17,6 +17,8 @@ import { createInteractionLog, type InteractionLog } from './interactions.js';
 import type { ProfileSource } from './source.js';
 import { createCommenterLog, type CommenterLog } from './commenters.js';
 import { createContactLog, type ContactLog } from './contacts.js';
+import { RefreshAhead } from './refresh-ahead.js';
+import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { CrmRedis } from './crm-redis.js';
 import { SharedAccountState } from '../replicas/account-state.js';
 import { SharedFlight } from '../replicas/flight.js';
@@ -42,6 +44,8 @@ export interface AccountProfiles {
   commenters: CommenterLog;
   /** INFLUENCER_MIN_FOLLOWERS */
   influencerMinFollowers: number;
+  /** Keeps active contacts' cached profiles fresh (started and closed by the app); undefined without a cache or when off. */
+  refreshAhead?: RefreshAhead | undefined;
 }
 
 export interface AccountDeps {
@@ -67,6 +71,7 @@ export interface AccountDeps {
   failures?: { record(account: string, result: string): void };
   /** Readiness (src/health.ts): gets the usage guard, observes every round trip. */
   health?: { attach(probe: { pausedSeconds(): number }): { response(answer: GraphResponse): void; networkError(): void } };
+  refresh: Config['refresh'];
 }
 
 /** Builds client → strategy → fetcher → batcher → cache for one account. */
@@ -108,9 +113,10 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     onPause: (ms) => shared?.paused(ms),
   });
   const { maxConcurrencyPerAccount, queueLimit, queueWaitMs } = graph;
+  const accountSlots = new Slots({ max: maxConcurrencyPerAccount, queueLimit, maxWaitMs: queueWaitMs }, clock);
   const gate = new UpstreamGate({
     guard,
-    slots: [new Slots({ max: maxConcurrencyPerAccount, queueLimit, maxWaitMs: queueWaitMs }, clock), deps.upstreamSlots],
+    slots: [accountSlots, deps.upstreamSlots],
     clock,
     maxWaitSeconds: graph.maxPauseSeconds,
     onPaused: (ids) => metrics.pausedProfiles.inc({ account: accountLabel() }, ids),
@@ -160,24 +166,39 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const lists = { namespace, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock, redis: deps.crmRedis };
   const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
   if (!deps.store) {
-    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm };
+    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm, refreshAhead: undefined };
   }
-  const cache = new ProfileCache(
-    accountId,
-    namespace,
-    deps.store,
-    upstream,
-    {
-      ttlMs: c.ttlMs,
-      staleWhileRevalidateMs: c.staleWhileRevalidateMs,
-      staleIfErrorMs: c.staleIfErrorMs,
-      negativeTtlMs: c.negativeTtlMs,
-      picMarginMs: c.picMarginMs,
-    },
-    metrics,
-    logger,
-    clock,
-  );
+  const policy = {
+    ttlMs: c.ttlMs,
+    staleWhileRevalidateMs: c.staleWhileRevalidateMs,
+    staleIfErrorMs: c.staleIfErrorMs,
+    negativeTtlMs: c.negativeTtlMs,
+    picMarginMs: c.picMarginMs,
+  };
+  const cache = new ProfileCache(accountId, namespace, deps.store, upstream, policy, metrics, logger, clock);
+  const r = deps.refresh;
+  const refreshAhead =
+    r.activeMs > 0
+      ? new RefreshAhead(
+          {
+            contacts: crm.contacts,
+            entries: (igsids) => cache.entries(igsids),
+            refresh: (igsids) => cache.refresh(igsids, GRAPH_FIELDS),
+            pausedSeconds,
+            latestUsage: () => guard.latestUsage(),
+            busy: () => accountSlots.inFlight >= maxConcurrencyPerAccount,
+          },
+          {
+            ...r,
+            policy,
+            clock,
+            onRead: (result, count) => metrics.refreshAheadReads.inc({ account: accountId, result }, count),
+            onGroup: () => metrics.refreshAheadGroups.inc({ account: accountId }),
+            onSkipped: (reason, count) => metrics.refreshAheadSkipped.inc({ account: accountId, reason }, count),
+            onError: (error) => logger.error({ err: error, account: accountId }, 'refresh-ahead failed'),
+          },
+        )
+      : undefined;
   const forgetNegative = async (igsids: readonly string[]) => {
     await cache.forgetNegative(igsids);
     await replicas?.invalidation.changed(accountId, igsids);
@@ -187,7 +208,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     await replicas?.invalidation.changed(accountId, igsids);
   };
   if (replicas) cache.onStored = (igsids) => void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
-  return { id: accountId, source: cache, forgetNegative, forget, interactions, pausedSeconds, ...crm };
+  return { id: accountId, source: cache, forgetNegative, forget, interactions, pausedSeconds, ...crm, refreshAhead };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

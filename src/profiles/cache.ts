@@ -17,7 +17,7 @@ import {
 } from './entry.js';
 import type { ProfileSource } from './source.js';
 import type { GraphField } from '../graph/profile.js';
-import { type ProfileOutcome, type UpstreamFailure, missingOutcome } from '../graph/outcomes.js';
+import { type GatewayErrorCode, type ProfileOutcome, type UpstreamFailure, missingOutcome } from '../graph/outcomes.js';
 
 const REMEMBERED = new Set<string>(NEGATIVE_CODES);
 /** Failures during which a stale profile beats an error. */
@@ -171,6 +171,17 @@ export class ProfileCache implements ProfileSource {
     await this.store.setMany(writes);
     if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
     return results;
+  }
+
+  /** The cached entries of these ids, in order (refresh-ahead decides from them what is due). */
+  async entries(igsids: readonly string[]): Promise<Array<CacheEntry | undefined>> {
+    return (await this.store.getMany(igsids.map((igsid) => this.keyOf(igsid)), cacheEntrySchema)).map((hit) => hit?.value);
+  }
+
+  /** Reads these ids from Meta now, whatever is cached, and stores the answers: each id's result. */
+  async refresh(igsids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, 'ok' | GatewayErrorCode>> {
+    const fetched = await this.fetchAndStore(igsids, fields);
+    return new Map([...fetched].map(([igsid, result]) => [igsid, result.ok ? 'ok' : result.failure.code]));
   }
 
   /** Stale-while-revalidate: refresh in the background, once per id at a time. */
