@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,14 @@ describe('the Dockerfile runtime stage, run as commands (image registries are ou
     expect(stage.user).toBe('node');
     for (const source of stage.copies) cpSync(join(ROOT, source), join(dir, source), { recursive: true });
     cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-    for (const run of stage.runs) execFileSync('sh', ['-c', run], { cwd: dir, stdio: 'ignore', timeout: 240_000 });
+    // The RUN lines end with `npm cache clean --force`: run them on a hard-linked copy of the machine's
+    // npm cache (offline: no test reaches a registry), so the real cache is left whole.
+    const cache = join(dir, '.npm-cache');
+    const machineCache = execFileSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8' }).trim();
+    mkdirSync(cache);
+    execFileSync('cp', ['-al', join(machineCache, '_cacache'), join(cache, '_cacache')]);
+    const npmEnv = { ...process.env, npm_config_cache: cache, npm_config_offline: 'true' };
+    for (const run of stage.runs) execFileSync('sh', ['-c', run], { cwd: dir, env: npmEnv, stdio: 'ignore', timeout: 240_000 });
     // Only production dependencies: no dev tool reached the runtime install.
     expect(() => execFileSync('node', ['-e', "import('vitest')"], { cwd: dir, stdio: 'ignore' })).toThrow();
 
