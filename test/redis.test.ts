@@ -246,7 +246,7 @@ describe.runIf(redisOk)('Redis cache', () => {
     const gateway = await stack({ env });
     const senders = igsids(2000, 10_000);
     expect(await deliverMessages(gateway.url, senders, 1_780_000_000_000)).toBe(200);
-    await waitFor(async () => (await metric(gateway.url, 'igpg_webhook_prefetched_profiles_total')) >= 2000, { timeout: 30_000, what: '2,000 prefetched profiles' });
+    await waitFor(async () => (await metric(gateway.url, 'igpg_webhook_prefetched_profiles_total')) >= 2000, { timeout: 90_000, what: '2,000 prefetched profiles' });
 
     const interactions = await keysMatching(`*${prefix}:*interaction*`);
     const profiles = (await keysMatching(`*${prefix}:*`)).filter((key) => /:\d+$/.test(key) && !key.includes('interaction'));
@@ -263,5 +263,5 @@ describe.runIf(redisOk)('Redis cache', () => {
       { ids: senders.slice(-50) },
     );
     expect(seen.data?.instagramUsers.every((user) => user.lastInteractionAt !== null)).toBe(true);
-  }, 60_000);
+  }, 150_000);
 });
