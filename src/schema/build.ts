@@ -7,7 +7,7 @@ import { loadSdl } from './sdl.js';
 
 /** The executable Federation 2 subgraph schema: SDL from `schema/` plus our resolvers. */
 export function buildGatewaySchema(): GraphQLSchema {
-  return buildSubgraphSchema({ typeDefs: parse(loadSdl()), resolvers: resolvers as never });
+  return buildSubgraphSchema({ typeDefs: parse(loadSdl()), resolvers });
 }
 
 /** The subgraph SDL as composition and schema registries want it (what `_service { sdl }` serves). */
