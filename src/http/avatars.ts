@@ -15,7 +15,8 @@ import type { CacheStore } from '../profiles/cache-store.js';
 const MAX_AGE_CAP_SECONDS = 86_400;
 
 export interface AvatarDeps {
-  config: Config;
+  /** Only the groups it reads. */
+  config: Pick<Config, 'avatars' | 'server' | 'instagram' | 'cache'>;
   accounts: AccountRegistry;
   /** Each served account's id and credentials (signing keys derive from them when AVATAR_SIGNING_KEY is unset). */
   secrets: readonly AccountSecrets[];

@@ -134,7 +134,8 @@ function registerEdgeLimits(app: FastifyInstance, limits: Config['limits']): voi
 export async function registerGraphQL(
   app: FastifyInstance,
   deps: {
-    config: Config;
+    /** Only the groups it reads. */
+    config: Pick<Config, 'limits' | 'server' | 'cache' | 'apiKeys'>;
     accounts: AccountRegistry;
     logger: Logger;
     metrics: Metrics;

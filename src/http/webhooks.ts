@@ -18,7 +18,8 @@ export const WEBHOOK_PATH = '/webhooks/instagram';
 export const MAX_DELIVERIES_IN_PROCESS = 64;
 
 export interface WebhookDeps {
-  config: Config;
+  /** Only the groups it reads. */
+  config: Pick<Config, 'webhook' | 'instagram' | 'accounts' | 'cache'>;
   accounts: AccountRegistry;
   metrics: Metrics;
   store: CacheStore | undefined;
