@@ -113,7 +113,7 @@ export class Metrics {
 
   readonly webhookDeliveries = new Counter({
     name: 'igpg_webhook_deliveries_total',
-    help: 'Webhook POSTs: accepted (answered 200), rejected (by reason), and duplicate (accepted, but every item was a redelivery).',
+    help: 'Webhook POSTs, each counted once: accepted (answered 200) or rejected (by reason). Redelivered items are counted in igpg_webhook_events_total{result="duplicate"}.',
     labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
@@ -185,4 +185,27 @@ export class Metrics {
       for (const [metric, value] of Object.entries(figures)) this.businessUsage.set({ business: businessId, metric }, value);
     }
   }
+
+  /**
+   * Moves the series of the "pending" stand-in (calls made before the account id was learned) to
+   * the real id: counters are added there, other series dropped, so no start-up series stays forever.
+   */
+  async renameAccount(from: string, to: string): Promise<void> {
+    for (const field of Object.values(this) as unknown[]) {
+      if (!(field instanceof Counter || field instanceof Gauge || field instanceof Histogram)) continue;
+      const metric = field as unknown as LabelledMetric;
+      for (const { labels, value } of (await metric.get()).values) {
+        if (labels['account'] !== from) continue;
+        const { le: _bucket, ...series } = labels;
+        metric.remove(series);
+        if (field instanceof Counter) (field as unknown as LabelledMetric & { inc(labels: Record<string, string | number>, value: number): void }).inc({ ...series, account: to }, value);
+      }
+    }
+  }
+}
+
+/** What every labelled prom-client metric offers, whatever its label names. */
+interface LabelledMetric {
+  get(): Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }>;
+  remove(labels: Record<string, string | number>): void;
 }

@@ -85,7 +85,8 @@ export class ProfileFetcher {
     try {
       this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
       if (this.hooks.onProfile) {
-        for (const outcome of settled.values()) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
+        // Only what Meta was asked about: an id refused during a pause (or shed) never left the gateway.
+        for (const outcome of settled.values()) if (outcome.ok || !outcome.failure.notSent) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
       }
     } catch (error) {
       // A metrics hook failing must not cost the waiters their answers.

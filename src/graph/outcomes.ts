@@ -36,6 +36,8 @@ export interface UpstreamFailure {
   transient: boolean;
   retryAfterSeconds?: number;
   graph?: GraphErrorFacts;
+  /** The gateway decided this without asking Meta (a pause, a shed call): not counted as asked upstream. */
+  notSent?: true;
 }
 
 /**
@@ -83,6 +85,7 @@ export function pausedFailure(remainingSeconds: number): UpstreamFailure {
     retryable: true,
     transient: false,
     retryAfterSeconds: remainingSeconds,
+    notSent: true,
   };
 }
 
@@ -149,6 +152,7 @@ export function overloadFailure(setting: string): UpstreamFailure {
     message: `The gateway has too many calls to Meta waiting (${setting} reached); try again shortly.`,
     retryable: true,
     transient: false,
+    notSent: true,
   };
 }
 

@@ -126,7 +126,10 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   // The account id is learned with the first call; until then its label is "pending".
   let id: string | undefined = deps.accountId;
   const accountLabel = () => id ?? 'pending';
-  id ??= await learnAccountId(client, gate, deps.credentials.accessToken, logger);
+  if (id === undefined) {
+    id = await learnAccountId(client, gate, deps.credentials.accessToken, logger);
+    await metrics.renameAccount('pending', id);
+  }
   const accountId = id;
   const c = deps.cache;
   const namespace = `${c.keyPrefix}:${accountId}`;

@@ -82,7 +82,8 @@ export class ProfileCache implements ProfileSource {
 
     distinct.forEach((igsid, i) => {
       const hit = found[i];
-      const layer = hit?.layer ?? 'memory';
+      // A full miss is labelled with the last layer consulted (Redis when configured).
+      const layer = hit?.layer ?? this.store.state().layer;
       const entry = hit?.value;
       if (entry?.negative && now - entry.negative.at < this.policy.negativeTtlMs) {
         this.metrics.cacheLookups.inc({ account: this.account, layer, result: 'negative' });

@@ -26,8 +26,6 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
   // account id → sender → latest timestamp seen in this delivery, and whether an item granted consent
   const senders = new Map<string, Map<string, Interaction>>();
   const comments: Array<Promise<void>> = [];
-  let fresh = 0;
-  let duplicates = 0;
 
   for (const entry of entries) {
     for (let i = 0; i < entry.invalid; i++) metrics.webhookEvents.inc({ account: 'unknown', type: 'other', result: 'invalid' });
@@ -57,11 +55,9 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
         continue;
       }
       if (!(await deps.dedupe.claim(`${deps.keyPrefix}:${account.id}:webhook:${event.dedupeId}`))) {
-        duplicates += 1;
         metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'duplicate' });
         continue;
       }
-      fresh += 1;
       metrics.webhookEvents.inc({ account: account.id, type: event.type, result: 'processed' });
       const bySender = senders.get(account.id) ?? new Map<string, Interaction>();
       const known = bySender.get(event.senderId);
@@ -72,7 +68,6 @@ export async function processDelivery(entries: readonly DeliveryEntry[], deps: P
       senders.set(account.id, bySender);
     }
   }
-  if (duplicates > 0 && fresh === 0) metrics.webhookDeliveries.inc({ result: 'duplicate' });
 
   await Promise.all([...comments, ...[...senders].map(([accountId, bySender]) => prefetchAccount(accountId, bySender, deps))]);
 }
