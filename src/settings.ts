@@ -262,6 +262,13 @@ export const SETTINGS = {
     default: '50000',
     schema: int(1, 10_000_000),
   }),
+  HOT_PATH_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'hotPathMaxBytes',
+    meaning: 'Bytes (keys and bodies) of whole answers kept to answer a repeated POST before the GraphQL pipeline (least recently used go first).',
+    default: '33554432',
+    schema: int(0, 4_294_967_296),
+  }),
   CACHE_KEY_PREFIX: setting({
     group: 'cache',
     key: 'keyPrefix',

@@ -18,6 +18,8 @@ import { buildGatewaySchema } from '../schema/build.js';
 import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { RequestAuthorizer, requestError } from './auth.js';
+import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
+import { systemClock } from '../clock.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
@@ -156,12 +158,21 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
             responseCacheMetricsPlugin(deps.metrics),
           ]
         : []),
+      httpCachePolicyPlugin,
     ],
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
   registerEdgeLimits(app, deps.config.limits);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
+  if (deps.config.cache.enabled && deps.config.cache.hotPathMaxBytes > 0) {
+    new HotPath({
+      maxBytes: deps.config.cache.hotPathMaxBytes,
+      clock: systemClock,
+      authorize: (request) => authorizer.authorize(request),
+      onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
+    }).register(app);
+  }
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
