@@ -19,6 +19,7 @@ import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
+import { registerHttpCaching } from './http-cache.js';
 import { systemClock } from '../clock.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
@@ -164,6 +165,7 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
   registerEdgeLimits(app, deps.config.limits);
+  registerHttpCaching(app);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
   if (deps.config.cache.enabled && deps.config.cache.hotPathMaxBytes > 0) {
     new HotPath({

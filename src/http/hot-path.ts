@@ -67,11 +67,9 @@ export class HotPath {
   register(app: FastifyInstance): void {
     app.addHook('preHandler', async (request, reply) => this.answer(request, reply));
     app.addHook('onSend', async (request, reply, payload) => {
-      if (request.routeOptions.url !== '/graphql') return payload;
-      // Refusals, errors replaced at the edge and anything Apollo did not mark are not reusable.
-      if (reply.statusCode !== 200 || !reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);
       const key = this.pending.get(request);
-      const fresh = FRESH_FOR.exec(String(reply.getHeader('cache-control')));
+      // Registered after `registerHttpCaching`: refusals and errors already say no-store here.
+      const fresh = reply.statusCode === 200 ? FRESH_FOR.exec(String(reply.getHeader('cache-control'))) : null;
       if (key !== undefined && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
         const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
         this.entries.set(key, { payload, contentType, expiresAt: this.options.clock.now() + Number(fresh[1]) * 1000 });

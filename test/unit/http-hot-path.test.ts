@@ -80,7 +80,7 @@ describe('hot path', () => {
     expect(s.executed).toHaveLength(2);
   });
 
-  it('never stores errors or no-store answers, and marks an unmarked refusal no-store', async () => {
+  it('never stores errors or no-store answers', async () => {
     const s = setup({ cacheControl: (body) => (body.query === '{ stale }' ? 'no-store' : 'private, max-age=10'), status: 200 });
     app = s.app;
     await s.post('{ stale }');
@@ -88,9 +88,8 @@ describe('hot path', () => {
     expect(s.executed).toHaveLength(2);
     const failing = setup({ status: 400 });
     await failing.post('{ a }');
-    const again = await failing.post('{ a }');
+    await failing.post('{ a }');
     expect(failing.executed).toHaveLength(2);
-    expect(again.headers['cache-control']).toBe('no-store');
     await failing.app.close();
   });
 
