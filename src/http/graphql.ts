@@ -20,6 +20,7 @@ import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
 import { registerHttpCaching } from './http-cache.js';
+import { documentStore, responseStore } from './apollo-caches.js';
 import { systemClock } from '../clock.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
@@ -139,6 +140,9 @@ export async function registerGraphQL(app: FastifyInstance, deps: { config: Conf
     formatError,
     validationRules: limitRules(deps.config.limits),
     parseOptions: { maxTokens: deps.config.limits.queryTokens },
+    // Both bounded by estimated bytes: Apollo's defaults count a document by its JSON length.
+    documentStore: documentStore(deps.config.cache.documentCacheMaxBytes),
+    cache: responseStore(deps.config.cache.responseCacheMaxBytes),
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
