@@ -1,18 +1,23 @@
 // `npm run bench`: the gateway against the built-in simulator (40 ms upstream latency), side by side
 // with two baselines it starts itself — the same gateway with caching and coalescing off, and a bare
-// Apollo Server answering from a static object (the ceiling) — printed as a table with ratios
-// measured in this one run. Bounded: every load phase has a fixed duration or request count, and
-// all traffic stays on 127.0.0.1.
+// Apollo Server answering from a static object (the ceiling). All servers run at once and alternate
+// round by round (A B A B); every request body is built before the timed part (bench/loader.ts).
+// Bounded: every load phase has a fixed duration and request count; all traffic stays on 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { cpus } from 'node:os';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
+import { load, rawPost } from './loader.js';
 
 const UPSTREAM_LATENCY_MS = 40;
 const WARM_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 32;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const WARM_PEOPLE = 1000;
+const PAGE = 20;
+/** Distinct bodies prepared for a phase (P4, P5): above what any server answers in WARM_SECONDS here. */
+const BODIES_PER_PHASE = Math.min(200_000, 16_000 * WARM_SECONDS);
 const WARMUP_ROUNDS = 8;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'bench-token';
@@ -85,14 +90,15 @@ let nextId = 1784150000000000;
 const coldIds = (n: number) => Array.from({ length: n }, () => String(nextId++));
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const bodyOf = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
 
-interface Row {
-  scenario: string;
-  server: string;
-  figures: Record<string, number>;
+/** Every figure of every round, per scenario and server; the table shows the mean (round trips: the worst). */
+const figures = new Map<string, Map<string, Array<Record<string, number>>>>();
+function record(scenario: string, server: string, values: Record<string, number>) {
+  const byServer = figures.get(scenario) ?? figures.set(scenario, new Map()).get(scenario)!;
+  (byServer.get(server) ?? byServer.set(server, []).get(server)!).push(values);
 }
-const rows: Row[] = [];
 
 /**
  * Before any figure is taken, each server answers WARMUP_ROUNDS bursts of 200 concurrent requests
@@ -103,78 +109,58 @@ async function warmUp(server: Server) {
   for (let round = 0; round < WARMUP_ROUNDS; round++) await Promise.all(coldIds(200).map((id) => post(server.url, ONE, { id })));
 }
 
-/** (1) One query for 200 cold ids (ROUNDS times, fresh ids each: median wall time, worst round trips). */
+/** P1: one query for 200 cold ids: wall time and round trips. */
 async function coldList(name: string, server: Server, sim: Simulator) {
-  const walls: number[] = [];
-  let worstTrips = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const ids = coldIds(200);
-    sim.resetCalls();
-    const { ms, body } = await post(server.url, MANY, { ids });
-    const answered = (body.data as { instagramUsers: unknown[] }).instagramUsers.filter(Boolean).length;
-    if (answered !== 200) throw new Error(`${name}: ${answered} of 200 profiles answered`);
-    walls.push(ms);
-    worstTrips = Math.max(worstTrips, sim.roundTrips());
-  }
-  rows.push({ scenario: `1 · one query, 200 cold ids (${ROUNDS} rounds)`, server: name, figures: { wallMs: median(walls), maxRoundTrips: worstTrips } });
-}
-
-/**
- * (2) 200 concurrent clients, one cold id each. The arrival spread depends on the machine's load, so
- * the scenario runs ROUNDS times: the worst round-trip count and the median percentiles are kept.
- */
-async function coldClients(name: string, server: Server, sim: Simulator) {
-  const rounds: Array<{ roundTrips: number; p50Ms: number; p99Ms: number }> = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const ids = coldIds(200);
-    sim.resetCalls();
-    const times = (await Promise.all(ids.map((id) => post(server.url, ONE, { id })))).map((answer) => answer.ms).sort((a, b) => a - b);
-    rounds.push({ roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
-  }
-  rows.push({
-    scenario: `2 · 200 concurrent clients, 1 cold id each (${ROUNDS} rounds)`,
-    server: name,
-    figures: {
-      maxRoundTrips: Math.max(...rounds.map((round) => round.roundTrips)),
-      p50Ms: median(rounds.map((round) => round.p50Ms)),
-      p99Ms: median(rounds.map((round) => round.p99Ms)),
-    },
-  });
-}
-
-/**
- * (3) A warm hot id under 32 connections. `vary` adds a per-request variable the query does not
- * use, so each request is a distinct whole-response cache key and the profile cache answers it;
- * `ids` > 1 cycles through that many ids (with CACHE_MAX_ENTRIES=1 nearly every lookup then reads Redis).
- */
-async function warm(name: string, server: Server, sim: Simulator, options: { vary?: boolean; ids?: number } = {}) {
-  const ids = coldIds(options.ids ?? 1);
-  for (const id of ids) await post(server.url, ONE, { id });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const ids = coldIds(200);
   sim.resetCalls();
-  let n = 0;
-  const result = await autocannon({
-    url: `${server.url}/graphql`,
-    connections: CONNECTIONS,
-    duration: WARM_SECONDS,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => {
-          n++;
-          const variables = { id: ids[n % ids.length], ...(options.vary ? { nonce: n } : {}) };
-          return { ...request, body: JSON.stringify({ query: ONE, variables }) };
-        },
-      },
-    ],
-  });
+  const { ms, body } = await post(server.url, MANY, { ids });
+  const answered = (body.data as { instagramUsers: unknown[] }).instagramUsers.filter(Boolean).length;
+  if (answered !== 200) throw new Error(`${name}: ${answered} of 200 profiles answered`);
+  record('P1 · one query, 200 cold ids', name, { wallMs: ms, roundTrips: sim.roundTrips() });
+}
+
+/** P2: 200 concurrent clients, one cold id each; returns one of the ids, now warm. */
+async function coldClients(name: string, server: Server, sim: Simulator): Promise<string> {
+  const ids = coldIds(200);
+  sim.resetCalls();
+  const times = (await Promise.all(ids.map((id) => post(server.url, ONE, { id })))).map((answer) => answer.ms).sort((a, b) => a - b);
+  record('P2 · 200 concurrent clients, 1 cold id each', name, { roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
+  return ids[0]!;
+}
+
+/** A timed closed-loop phase over pre-built requests; fails on any error or non-2xx answer. */
+async function timed(scenario: string, name: string, server: Server, sim: Simulator, requests: Buffer[], once = false) {
+  sim.resetCalls();
+  const result = await load(server.url, requests, { connections: CONNECTIONS, seconds: WARM_SECONDS, once });
   if (result.errors || result.non2xx) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
-  rows.push({
-    scenario: `3 · warm hot id, ${CONNECTIONS} connections, ${WARM_SECONDS} s`,
-    server: name,
-    figures: { reqPerSec: result.requests.average, p99Ms: result.latency.p99, upstreamReads: sim.roundTrips() },
+  if (result.exhausted) process.stderr.write(`bench: ${name}: the ${requests.length} prepared bodies ran out before ${WARM_SECONDS} s\n`);
+  record(scenario, name, { reqPerSec: result.reqPerSec, p99Ms: result.p99Ms, upstreamReads: sim.roundTrips() });
+}
+
+/** P3: the id just answered in the cold burst, the very same body on every request. */
+async function hotRepeat(name: string, server: Server, sim: Simulator, id: string) {
+  await timed(`P3 · hot repeated query right after the burst, ${CONNECTIONS} connections`, name, server, sim, [rawPost(server.url, '/graphql', bodyOf(ONE, { id }))]);
+}
+
+/** P4: one warm id, every body distinct (an unused variable): the profile cache answers, not a whole-response cache. */
+async function warmDistinct(name: string, server: Server, sim: Simulator, id: string) {
+  const requests = Array.from({ length: BODIES_PER_PHASE }, (_, n) => rawPost(server.url, '/graphql', bodyOf(ONE, { id, nonce: `${name}${nextId++}:${n}` })));
+  await timed(`P4 · one warm id, every body distinct, ${CONNECTIONS} connections`, name, server, sim, requests, true);
+}
+
+/** Warms WARM_PEOPLE profiles (not measured), in queries of 100 ids. */
+async function warmPeople(server: Server, people: string[]) {
+  for (let i = 0; i < people.length; i += 100) await post(server.url, MANY, { ids: people.slice(i, i + 100) });
+}
+
+/** P5: pages of PAGE random warm people per request, every body distinct. */
+async function warmPages(name: string, server: Server, sim: Simulator, people: string[]) {
+  const requests = Array.from({ length: BODIES_PER_PHASE }, () => {
+    const page = new Set<string>();
+    while (page.size < PAGE) page.add(people[Math.floor(Math.random() * people.length)]!);
+    return rawPost(server.url, '/graphql', bodyOf(MANY, { ids: [...page] }));
   });
+  await timed(`P5 · warm pages (${PAGE} of ${WARM_PEOPLE} cached people, every body distinct), ${CONNECTIONS} connections`, name, server, sim, requests, true);
 }
 
 async function redisAnswers(): Promise<boolean> {
@@ -189,65 +175,55 @@ async function redisAnswers(): Promise<boolean> {
   });
 }
 
+interface Bench {
+  name: string;
+  start: () => Promise<Server>;
+  server?: Server;
+  /** P4 applies to servers with a cache (a distinct body defeats only a whole-response cache). */
+  cached: boolean;
+}
+
 async function main() {
   const sim = await startSimulator({ latencyMs: UPSTREAM_LATENCY_MS });
   const prefix = `bench${Date.now()}`;
   const withRedis = await redisAnswers();
   if (!withRedis) console.warn(`\n⚠ No Redis answers at ${REDIS_URL}: the Redis rows are skipped (set REDIS_URL or start redis-server).\n`);
 
-  const servers: Array<{ name: string; start: () => Promise<Server>; scenarios: Array<(name: string, server: Server) => Promise<void>> }> = [
-    {
-      name: 'ceiling (bare Apollo, static object)',
-      start: () => startProcess('./ceiling.js', {}),
-      scenarios: [(n, s) => coldList(n, s, sim), (n, s) => coldClients(n, s, sim), (n, s) => warm(n, s, sim)],
-    },
-    {
-      name: 'baseline (no cache, no coalescing)',
-      start: () => startGateway(sim, { CACHE_ENABLED: 'false', COALESCING_ENABLED: 'false' }),
-      scenarios: [(n, s) => coldList(n, s, sim), (n, s) => coldClients(n, s, sim), (n, s) => warm(n, s, sim)],
-    },
-    {
-      name: 'gateway (memory)',
-      start: () => startGateway(sim, { CACHE_KEY_PREFIX: prefix }),
-      scenarios: [
-        (n, s) => coldList(n, s, sim),
-        (n, s) => coldClients(n, s, sim),
-        (n, s) => warm(n, s, sim),
-        (n, s) => warm(`${n}, profile cache only`, s, sim, { vary: true }),
-      ],
-    },
+  const all: Bench[] = [
+    { name: 'ceiling (bare Apollo, static object)', start: () => startProcess('./ceiling.js', {}), cached: false },
+    { name: 'baseline (no cache, no coalescing)', start: () => startGateway(sim, { CACHE_ENABLED: 'false', COALESCING_ENABLED: 'false' }), cached: false },
+    { name: 'gateway (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: prefix }), cached: true },
   ];
-  if (withRedis) {
-    servers.push(
-      {
-        name: 'gateway (Redis)',
-        start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}r`, REDIS_URL }),
-        scenarios: [(n, s) => coldClients(n, s, sim), (n, s) => warm(n, s, sim), (n, s) => warm(`${n}, profile cache only`, s, sim, { vary: true })],
-      },
-      {
-        name: 'gateway (Redis, 1-entry memory)',
-        start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}r1`, REDIS_URL, CACHE_MAX_ENTRIES: '1' }),
-        scenarios: [(n, s) => warm(`${n}, lookups read Redis`, s, sim, { vary: true, ids: 16 })],
-      },
-    );
-  }
+  if (withRedis) all.push({ name: 'gateway (Redis)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}r`, REDIS_URL }), cached: true });
+  // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
+  const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
+  const benches = all.filter((bench) => !only || only.some((word) => bench.name.startsWith(word)));
+  const people = coldIds(WARM_PEOPLE);
 
-  if (withRedis) servers.push(...replicaServers(sim, prefix));
+  // BENCH_SERVERS=replicas adds the replica rows: 3 gateways on one Redis, with and without coordination.
+  const replicaRuns = withRedis && only?.includes('replicas') ? [true, false] : [];
 
   try {
-    // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
-    const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
-    for (const { name, start, scenarios } of servers.filter((server) => !only || only.some((word) => server.name.startsWith(word)))) {
-      process.stderr.write(`bench: ${name} …\n`);
-      const server = await start();
-      try {
-        await warmUp(server);
-        for (const scenario of scenarios) await scenario(name, server);
-      } finally {
-        await server.stop();
+    for (const bench of benches) {
+      process.stderr.write(`bench: starting ${bench.name} …\n`);
+      bench.server = await bench.start();
+      await warmUp(bench.server);
+      await warmPeople(bench.server, people);
+    }
+    // Servers alternate (A B A B …) so a change in the machine's load touches every server alike.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const { name, server, cached } of benches) {
+        process.stderr.write(`bench: round ${round}/${ROUNDS} · ${name}\n`);
+        await coldList(name, server!, sim);
+        const id = await coldClients(name, server!, sim);
+        await hotRepeat(name, server!, sim, id);
+        if (cached) await warmDistinct(name, server!, sim, id);
+        await warmPages(name, server!, sim, people);
       }
     }
+    for (const coordination of replicaRuns) await replicaRows(sim, `${prefix}${coordination ? 'c' : 'u'}`, coordination);
   } finally {
+    await Promise.all(benches.map((bench) => bench.server?.stop()));
     await sim.close();
   }
   report();
@@ -261,68 +237,56 @@ async function startReplicas(sim: Simulator, n: number, env: Record<string, stri
   return { url: started[0]!.url, urls: started.map((server) => server.url), stop: async () => void (await Promise.all(started.map((server) => server.stop()))) };
 }
 
-/** (4) One cold id asked on every replica at the same moment: upstream reads (worst of ROUNDS). */
-async function oneIdEverywhere(name: string, urls: string[], sim: Simulator) {
-  let worst = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const [id] = coldIds(1);
-    sim.resetCalls();
-    await Promise.all(urls.map((url) => post(url, ONE, { id })));
-    worst = Math.max(worst, sim.roundTrips());
+/** R1, R2 and a warm hit (P3) on 3 replicas sharing one Redis and one simulator. */
+async function replicaRows(sim: Simulator, prefix: string, coordination: boolean) {
+  const name = `replicas ×3, Redis, ${coordination ? 'coordinated' : 'uncoordinated (REPLICA_COORDINATION=false)'}`;
+  process.stderr.write(`bench: starting ${name} …\n`);
+  const replicas = await startReplicas(sim, 3, { CACHE_KEY_PREFIX: prefix, REPLICA_COORDINATION: String(coordination) });
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const [id] = coldIds(1);
+      sim.resetCalls();
+      await Promise.all(replicas.urls.map((url) => post(url, ONE, { id })));
+      record('R1 · one cold id asked on 3 replicas at once (upstream reads)', name, { roundTrips: sim.roundTrips() });
+      const ids = coldIds(200);
+      sim.resetCalls();
+      await Promise.all(ids.map((cold, i) => post(replicas.urls[i % replicas.urls.length]!, ONE, { id: cold })));
+      record('R2 · 200 cold clients round-robin over 3 replicas', name, { roundTrips: sim.roundTrips() });
+      await hotRepeat(name, replicas, sim, id!);
+    }
+  } finally {
+    await replicas.stop();
   }
-  rows.push({ scenario: `4 · one cold id asked on ${urls.length} replicas at once (${ROUNDS} rounds)`, server: name, figures: { maxUpstreamReads: worst } });
-}
-
-/** (5) 200 concurrent clients, one cold id each, spread round-robin over the replicas. */
-async function coldClientsRoundRobin(name: string, urls: string[], sim: Simulator) {
-  const trips: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const ids = coldIds(200);
-    sim.resetCalls();
-    await Promise.all(ids.map((id, i) => post(urls[i % urls.length]!, ONE, { id })));
-    trips.push(sim.roundTrips());
-  }
-  rows.push({
-    scenario: `5 · 200 cold clients round-robin over ${urls.length} replicas (${ROUNDS} rounds)`,
-    server: name,
-    figures: { medianRoundTrips: median(trips), maxRoundTrips: Math.max(...trips) },
-  });
-}
-
-function replicaServers(sim: Simulator, prefix: string) {
-  const group = (label: string, coordination: boolean, tag: string) => {
-    let urls: string[] = [];
-    return {
-      name: `replicas ×3, Redis, ${label}`,
-      start: async () => {
-        const started = await startReplicas(sim, 3, { CACHE_KEY_PREFIX: `${prefix}${tag}`, REPLICA_COORDINATION: String(coordination) });
-        urls = started.urls;
-        return started;
-      },
-      scenarios: [
-        (n: string) => oneIdEverywhere(n, urls, sim),
-        (n: string) => coldClientsRoundRobin(n, urls, sim),
-        (n: string, s: Server) => warm(n, s, sim),
-        (n: string, s: Server) => warm(`${n}, profile cache only`, s, sim, { vary: true }),
-      ],
-    };
-  };
-  return [group('coordinated', true, 'c'), group('uncoordinated (REPLICA_COORDINATION=false)', false, 'u')];
 }
 
 function report() {
-  const ceiling = (scenario: string, figure: string) => rows.find((row) => row.scenario === scenario && row.server.startsWith('ceiling'))?.figures[figure];
-  const fmt = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
-  console.log(`\nig-profile-gateway benchmark · simulator latency ${UPSTREAM_LATENCY_MS} ms · Node ${process.version}\n`);
-  let last = '';
-  for (const row of rows) {
-    if (row.scenario !== last) console.log(`\n${(last = row.scenario)}`);
-    const figures = Object.entries(row.figures).map(([key, value]) => `${key}=${fmt(value)}`);
-    const rps = ceiling(row.scenario, 'reqPerSec');
-    if (row.figures.reqPerSec !== undefined && rps) figures.push(`= ${(row.figures.reqPerSec / rps).toFixed(2)}× ceiling req/s`);
-    const p99 = ceiling(row.scenario, 'p99Ms');
-    if (row.scenario.startsWith('2') && row.figures.p99Ms !== undefined && p99 !== undefined) figures.push(`p99 − ceiling p99 = ${fmt(row.figures.p99Ms - p99)} ms`);
-    console.log(`  ${row.server.padEnd(62)} ${figures.join('  ')}`);
+  const fmt = (value: number) => (Number.isInteger(value) || Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1));
+  console.log(`\nig-profile-gateway benchmark · ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}) shared by load generator, simulator and servers`);
+  console.log(`simulator latency ${UPSTREAM_LATENCY_MS} ms · Node ${process.version} · ${ROUNDS} alternating rounds, ${WARM_SECONDS} s per load phase · figures: mean of the rounds (round trips: worst)`);
+  for (const [scenario, byServer] of [...figures].sort(([a], [b]) => a.localeCompare(b))) {
+    console.log(`\n${scenario}`);
+    const summary = (server: string) => {
+      const rounds = byServer.get(server);
+      if (!rounds) return undefined;
+      const out: Record<string, number> = {};
+      for (const key of Object.keys(rounds[0]!)) {
+        const values = rounds.map((round) => round[key]!);
+        out[key] = key === 'roundTrips' ? Math.max(...values) : mean(values);
+      }
+      return out;
+    };
+    const ceiling = [...byServer.keys()].find((server) => server.startsWith('ceiling'));
+    const baseline = [...byServer.keys()].find((server) => server.startsWith('baseline'));
+    const anchor = ceiling ? summary(ceiling) : undefined;
+    const base = baseline ? summary(baseline) : undefined;
+    for (const server of byServer.keys()) {
+      const own = summary(server)!;
+      const parts = Object.entries(own).map(([key, value]) => `${key}=${fmt(value)}`);
+      if (anchor?.reqPerSec && own.reqPerSec !== undefined) parts.push(`= ${(own.reqPerSec / anchor.reqPerSec).toFixed(2)}× ceiling req/s`);
+      if (anchor?.p99Ms && own.p99Ms !== undefined && scenario.startsWith('P2')) parts.push(`p99 = ${(own.p99Ms / anchor.p99Ms).toFixed(2)}× ceiling`);
+      if (base?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / base.wallMs).toFixed(2)}× baseline`);
+      console.log(`  ${server.padEnd(40)} ${parts.join('  ')}`);
+    }
   }
 }
 

@@ -289,6 +289,27 @@ export const SETTINGS = {
     default: '50000',
     schema: int(1, 10_000_000),
   }),
+  HOT_PATH_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'hotPathMaxBytes',
+    meaning: 'Bytes (keys and bodies) of whole answers kept to answer a repeated POST before the GraphQL pipeline (least recently used go first).',
+    default: '33554432',
+    schema: int(0, 4_294_967_296),
+  }),
+  DOCUMENT_CACHE_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'documentCacheMaxBytes',
+    meaning: 'Estimated heap bytes of parsed and validated query documents kept (Apollo document store; 100 bytes per query character; least recently used go first).',
+    default: '33554432',
+    schema: int(1_048_576, 4_294_967_296),
+  }),
+  RESPONSE_CACHE_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'responseCacheMaxBytes',
+    meaning: 'Bytes (keys and serialised answers) of whole answers in Apollo\'s response cache, automatic persisted queries included (least recently used go first).',
+    default: '33554432',
+    schema: int(1_048_576, 4_294_967_296),
+  }),
   CACHE_KEY_PREFIX: setting({
     group: 'cache',
     key: 'keyPrefix',

@@ -22,6 +22,9 @@ import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 import { createResponseCache } from './response-cache.js';
+import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
+import { registerHttpCaching } from './http-cache.js';
+import { documentStore, responseStore } from './apollo-caches.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
 
@@ -155,6 +158,9 @@ export async function registerGraphQL(
     formatError,
     validationRules: [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])],
     parseOptions: { maxTokens: deps.config.limits.queryTokens },
+    // Both bounded by estimated bytes: Apollo's defaults count a document by its JSON length.
+    documentStore: documentStore(deps.config.cache.documentCacheMaxBytes),
+    cache: responseStore(deps.config.cache.responseCacheMaxBytes),
     // Batches are allowed but bounded (MAX_BATCH_OPERATIONS); CSRF prevention stays at Apollo's default (on).
     allowBatchedHttpRequests: true,
     // Apollo's default landing page loads from a CDN; browsers get our offline playground instead.
@@ -180,12 +186,23 @@ export async function registerGraphQL(
             responseCacheMetricsPlugin(deps.metrics),
           ]
         : []),
+      httpCachePolicyPlugin,
     ],
   });
   await apollo.start();
   app.addHook('onClose', async () => apollo.stop());
   registerEdgeLimits(app, deps.config.limits);
+  registerHttpCaching(app);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
+  // Off with replicas: its entries are not indexed by person, so the replica bus could not drop them.
+  if (deps.config.cache.enabled && deps.config.cache.hotPathMaxBytes > 0 && !deps.responseCache) {
+    new HotPath({
+      maxBytes: deps.config.cache.hotPathMaxBytes,
+      clock,
+      authorize: (request) => authorizer.authorize(request),
+      onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
+    }).register(app);
+  }
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],

@@ -1,0 +1,44 @@
+// `node dist/bench/memory.js`: the gateway's resident memory while it answers MEMORY_QUERIES (default
+// 150,000) distinct query documents (distinct operation names over one warm id), each once, under
+// 32 connections; RSS is read from /metrics before, every 25,000 queries, and at the end. Loopback only.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startSimulator } from '../src/simulator/index.js';
+import { load, rawPost } from './loader.js';
+
+const QUERIES = Number(process.env.MEMORY_QUERIES ?? 150_000);
+const STEP = 25_000;
+const ID = '1784159997000001';
+
+async function rssMiB(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^igpg_process_resident_memory_bytes (\d+)/m.exec(text)?.[1]) / 2 ** 20;
+}
+
+const sim = await startSimulator({ latencyMs: 40 });
+const child = spawn(process.execPath, [fileURLToPath(new URL('../src/index.js', import.meta.url))], {
+  env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: sim.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...process.env.MEMORY_ENV ? (JSON.parse(process.env.MEMORY_ENV) as Record<string, string>) : {} },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+try {
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const address = /"address":"([^"]+)"/.exec(line)?.[1];
+      if (address) resolve(address.replace('0.0.0.0', '127.0.0.1'));
+    });
+  });
+  const query = (n: number) => `query Q${n}($id: ID!) { instagramUser(id: $id) { id username name followerCount } }`;
+  await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: query(0), variables: { id: ID } }) });
+  console.log(`start: RSS ${(await rssMiB(url)).toFixed(0)} MiB`);
+  for (let done = 0; done < QUERIES; done += STEP) {
+    const bodies = Array.from({ length: Math.min(STEP, QUERIES - done) }, (_, i) => rawPost(url, '/graphql', JSON.stringify({ query: query(done + i + 1), variables: { id: ID } })));
+    const result = await load(url, bodies, { connections: 32, seconds: 600, once: true });
+    if (result.errors || result.non2xx) throw new Error(`${result.errors} errors, ${result.non2xx} non-2xx`);
+    console.log(`after ${done + bodies.length} distinct queries: RSS ${(await rssMiB(url)).toFixed(0)} MiB (${result.reqPerSec.toFixed(0)} req/s)`);
+  }
+} finally {
+  child.kill('SIGTERM');
+  await sim.close();
+}

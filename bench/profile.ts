@@ -1,0 +1,98 @@
+// `node dist/bench/profile.js`: a CPU profile (node --cpu-prof) of the gateway while it answers P3
+// (one hot repeated body) and, in a second process, P5 (warm pages, every body distinct), then the
+// top frames by self time. Profiles land in PROFILE_DIR (default /tmp/gateway-profiles). Loopback only.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startSimulator } from '../src/simulator/index.js';
+import { load, rawPost } from './loader.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const DIR = process.env.PROFILE_DIR ?? '/tmp/gateway-profiles';
+const ONE = 'query One($id: ID!) { instagramUser(id: $id) { id username name followerCount } }';
+const MANY = 'query Many($ids: [ID!]!) { instagramUsers(ids: $ids) { id username name followerCount } }';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+}
+
+async function post(url: string, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  if (!response.ok) throw new Error(`answer ${response.status}`);
+  await response.text();
+}
+
+async function profile(label: string, simUrl: string, drive: (url: string) => Promise<void>) {
+  const dir = join(DIR, label);
+  mkdirSync(dir, { recursive: true });
+  const child = spawn(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${dir}`, fileURLToPath(new URL('../src/index.js', import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: simUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CACHE_KEY_PREFIX: `profile${Date.now()}` },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const address = /"address":"([^"]+)"/.exec(line)?.[1];
+      if (address) resolve(address.replace('0.0.0.0', '127.0.0.1'));
+    });
+  });
+  await drive(url);
+  await new Promise<void>((resolve) => {
+    child.removeAllListeners('exit');
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+  const file = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort().at(-1)!;
+  summarise(label, JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+}
+
+/** Self time per function (name + file:line), top 20, as a share of all samples. */
+function summarise(label: string, cpu: CpuProfile) {
+  const byId = new Map(cpu.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  for (const id of cpu.samples) {
+    const frame = byId.get(id)!.callFrame;
+    const where = frame.url ? `${frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, '')}:${frame.lineNumber + 1}` : '';
+    const key = `${frame.functionName || '(anonymous)'} ${where}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const byPackage = new Map<string, number>();
+  for (const id of cpu.samples) {
+    const url = byId.get(id)!.callFrame.url;
+    const where = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.includes('/dist/src/') ? 'gateway src' : url.startsWith('node:') ? 'node internals' : url ? 'other' : byId.get(id)!.callFrame.functionName);
+    byPackage.set(where, (byPackage.get(where) ?? 0) + 1);
+  }
+  const share = (count: number) => `${((100 * count) / cpu.samples.length).toFixed(1)}%`;
+  console.log(`\n${label}: self time by package: ${[...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([name, count]) => `${name} ${share(count)}`).join(', ')}`);
+  console.log(`${label}: ${cpu.samples.length} samples, top frames by self time`);
+  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+    console.log(`  ${((100 * count) / cpu.samples.length).toFixed(1).padStart(5)}%  ${key}`);
+  }
+}
+
+const sim = await startSimulator({ latencyMs: 40 });
+try {
+  await profile('p3-hot', sim.url, async (url) => {
+    await post(url, ONE, { id: '1784159999000001' });
+    await load(url, [rawPost(url, '/graphql', JSON.stringify({ query: ONE, variables: { id: '1784159999000001' } }))], { connections: 32, seconds: SECONDS });
+  });
+  await profile('p5-pages', sim.url, async (url) => {
+    const people = Array.from({ length: 1000 }, (_, i) => String(1784159998000000 + i));
+    for (let i = 0; i < people.length; i += 100) await post(url, MANY, { ids: people.slice(i, i + 100) });
+    const bodies = Array.from({ length: 16_000 * SECONDS }, () => {
+      const page = new Set<string>();
+      while (page.size < 20) page.add(people[Math.floor(Math.random() * people.length)]!);
+      return rawPost(url, '/graphql', JSON.stringify({ query: MANY, variables: { ids: [...page] } }));
+    });
+    await load(url, bodies, { connections: 32, seconds: SECONDS, once: true });
+  });
+} finally {
+  await sim.close();
+}
