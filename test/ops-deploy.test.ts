@@ -1,11 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/simulator/index.js';
 import { postGraphQL, TEST_TOKEN } from './support/stack.js';
+import { freePort } from './support/process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'igpg-image-'));
@@ -24,16 +24,6 @@ function runtimeStage() {
     cmd: execForm(lines.find((l) => l.startsWith('CMD '))!),
     user: lines.find((l) => l.startsWith('USER '))?.slice(5),
   };
-}
-
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }),
-  );
 }
 
 describe('the Dockerfile runtime stage, run as commands (image registries are out of reach here)', () => {

@@ -1,29 +1,18 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID, startSimulator, type Simulator } from '../src/simulator/index.js';
 import type { ReadinessReport } from '../src/readiness.js';
 import { startStack, type Stack } from './support/stack.js';
+import { freePort } from './support/process.js';
+import { waitFor } from './support/wait.js';
 
 async function readyz(stack: Stack): Promise<{ code: number; body: ReadinessReport }> {
   const response = await fetch(`${stack.url}/readyz`);
   return { code: response.status, body: (await response.json()) as ReadinessReport };
 }
 
-/** Waits for a log line of the gateway (checked as lines arrive; bounded by the test timeout). */
-async function logged(stack: Stack, msg: RegExp): Promise<void> {
-  while (!stack.logs.some((line) => msg.test(String((JSON.parse(line) as { msg?: unknown }).msg)))) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }),
-  );
+/** Waits for a log line of the gateway. */
+function logged(stack: Stack, msg: RegExp): Promise<void> {
+  return waitFor(() => stack.logs.some((line) => msg.test(String((JSON.parse(line) as { msg?: unknown }).msg))), { what: `a log line ${msg}`, timeout: 60_000 });
 }
 
 let stack: Stack | undefined;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
@@ -45,4 +46,15 @@ export function spawnGateway(env: Record<string, string>, entry = ENTRY): Gatewa
       return exited;
     },
   };
+}
+
+/** A loopback port free at this moment (for a process that must be told its port). */
+export function freePort(): Promise<number> {
+  const server = createServer();
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    }),
+  );
 }
