@@ -22,7 +22,10 @@ async function failedStart(env: Record<string, string>): Promise<string> {
   const gateway = spawnGateway(env);
   expect(await gateway.exited).toBe(1);
   expect(gateway.output()).not.toMatch(STACK);
-  const last = gateway.output().trim().split('\n').at(-1)!;
+  // Log lines (JSON, written asynchronously to stdout) may land after the stderr line: skip them.
+  const plain = gateway.output().trim().split('\n').filter((line) => !line.startsWith('{'));
+  expect(plain.filter((line) => line.startsWith('ig-profile-gateway: cannot start: '))).toHaveLength(1);
+  const last = plain.at(-1)!;
   expect(last).toMatch(/^ig-profile-gateway: cannot start: /);
   return last;
 }
