@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, renderTree, type OtlpReceiver } from './support/otlp-receiver.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
+import { postSigned } from './support/webhook.js';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
@@ -103,9 +103,7 @@ describe('OpenTelemetry traces', () => {
       object: 'instagram',
       entry: [{ id: '17841400000000001', time: Date.now(), messaging: [{ sender: { id: sender }, recipient: { id: '17841400000000001' }, timestamp: Date.now(), message: { mid: 'mid-trace-1', text: 'hello' } }] }],
     });
-    const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-    const response = await fetch(`${stack.url}/webhooks/instagram`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
-    expect(response.status).toBe(200);
+    expect(await postSigned(stack.url, body, SECRET)).toBe(200);
     await stack.close(); // waits for processing in flight, then flushes the exporter
     stack = undefined;
     const processing = receiver.spans.find((s) => s.name === 'webhook.process')!;

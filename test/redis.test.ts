@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { metric } from './support/metrics.js';
 import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';
+import { postSigned } from './support/webhook.js';
 
 const redisOk = await redisForTests();
 const ONE = `query($id: ID!) { instagramUser(id: $id) { id username name } }`;
@@ -50,13 +51,7 @@ async function deliverMessages(url: string, senders: readonly string[], timestam
       },
     ],
   });
-  const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
-  const response = await fetch(`${url}/webhooks/instagram`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-    body,
-  });
-  return response.status;
+  return postSigned(url, body, APP_SECRET);
 }
 
 /** A client of the shared Redis for looking at (and planting) raw keys. */

@@ -1,8 +1,8 @@
-import { createHmac } from 'node:crypto';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { spawnGateway, type GatewayProcess } from './process.js';
 import { postGraphQL, TEST_TOKEN, type GraphQLAnswer } from './stack.js';
 import { waitFor } from './wait.js';
+import { postSigned } from './webhook.js';
 
 export const REPLICA_APP_SECRET = 'replicas-test-app-secret-9f2e';
 const BUS_CONNECTED = 'replica bus connected';
@@ -59,11 +59,5 @@ export async function deliver(url: string, business: string, sender: string, mid
       },
     ],
   });
-  const signature = `sha256=${createHmac('sha256', REPLICA_APP_SECRET).update(body).digest('hex')}`;
-  const response = await fetch(`${url}/webhooks/instagram`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-    body,
-  });
-  return response.status;
+  return postSigned(url, body, REPLICA_APP_SECRET);
 }

@@ -14,12 +14,9 @@ export const messageItem = (sender: string, mid: string, timestamp: number): Ite
   message: { mid, text: 'hello' },
 });
 
-export async function deliver(url: string, messaging: Item[], options: { account?: string; changes?: Item[] } = {}): Promise<number> {
-  const body = JSON.stringify({
-    object: 'instagram',
-    entry: [{ id: options.account ?? DEFAULT_BUSINESS_ID, time: Date.now(), messaging, ...(options.changes ? { changes: options.changes } : {}) }],
-  });
-  const signature = `sha256=${createHmac('sha256', WEBHOOK_APP_SECRET).update(body).digest('hex')}`;
+/** POSTs a webhook body to a running gateway, signed with `secret` as Meta signs it; resolves with the status. */
+export async function postSigned(url: string, body: string, secret: string): Promise<number> {
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const response = await fetch(`${url}/webhooks/instagram`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
@@ -27,4 +24,12 @@ export async function deliver(url: string, messaging: Item[], options: { account
   });
   await response.arrayBuffer();
   return response.status;
+}
+
+export async function deliver(url: string, messaging: Item[], options: { account?: string; changes?: Item[] } = {}): Promise<number> {
+  const body = JSON.stringify({
+    object: 'instagram',
+    entry: [{ id: options.account ?? DEFAULT_BUSINESS_ID, time: Date.now(), messaging, ...(options.changes ? { changes: options.changes } : {}) }],
+  });
+  return postSigned(url, body, WEBHOOK_APP_SECRET);
 }
