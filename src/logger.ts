@@ -34,9 +34,24 @@ export function createLogger(options: LoggerOptions): Logger {
   const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 4);
   const out = options.destination ?? pino.destination({ dest: 1, sync: false });
   const shape = options.format === 'pretty' ? prettyLine : (line: string) => line;
-  const destination =
-    secrets.length || options.format === 'pretty' ? { write: (line: string) => out.write(scrub(shape(line), secrets)) } : out;
-  return pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  // Always through the scrubber: secrets learned later (refreshed tokens) are scrubbed as well.
+  const learned: string[] = [];
+  const destination = { write: (line: string) => out.write(scrub(scrub(shape(line), secrets), learned)) };
+  const logger = pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  learnedBy.set(logger, learned);
+  return logger;
+}
+
+/** Secrets learned at run time, per logger: enough for years of daily refreshes of many accounts; oldest dropped first. */
+const MAX_RUNTIME_SECRETS = 1000;
+const learnedBy = new WeakMap<Logger, string[]>();
+
+/** Adds a secret learned at run time (a refreshed access token) to what `logger` (and its children's output) scrubs. */
+export function scrubFromLogs(logger: Logger, secret: string): void {
+  const learned = learnedBy.get(logger);
+  if (!learned || secret.length < 4 || learned.includes(secret)) return;
+  learned.push(secret);
+  if (learned.length > MAX_RUNTIME_SECRETS) learned.shift();
 }
 
 export function scrub(text: string, secrets: readonly string[]): string {

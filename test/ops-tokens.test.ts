@@ -115,6 +115,20 @@ describe('TokenRefresher on a manual clock', () => {
     return { r, clock, log, credentials };
   }
 
+  it('a refreshed token is scrubbed from every later log line, like the configured one', async () => {
+    const s = await simWith({ minAgeSeconds: 0 });
+    const { r, clock, log, credentials } = refresher(s);
+    r.start();
+    await clock.advance(DAY);
+    await log.next(/access token refreshed/);
+    r.stop();
+    const fresh = credentials.accessToken;
+    expect(fresh).not.toBe(TOKEN);
+    // Whatever carries it (an error text, a message), the new token never reaches the output.
+    log.logger.warn({ reason: `Meta said ${fresh} is invalid` }, `a call with ${fresh} failed`);
+    expect(log.lines.at(-1)).toMatchObject({ msg: 'a call with [redacted] failed', reason: 'Meta said [redacted] is invalid' });
+  });
+
   it('refreshes every interval; the Graph client sends the new token at once', async () => {
     const s = await simWith({ minAgeSeconds: 0 });
     const { r, clock, log, credentials } = refresher(s);

@@ -2,7 +2,7 @@ import { Gauge } from 'prom-client';
 import type { AccountCredentials } from '../accounts-file.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import { scrubFromLogs, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { decodeKey } from '../settings.js';
 import type { Telemetry } from '../telemetry.js';
@@ -75,6 +75,7 @@ export class AccountTokens {
     const now = this.options.clock.now();
     if (stored && (stored.expiresAt === null || stored.expiresAt > now)) {
       live.accessToken = stored.accessToken;
+      scrubFromLogs(this.options.logger, stored.accessToken);
       this.options.logger.info({ account: account.id, refreshedAt: new Date(stored.refreshedAt).toISOString() }, 'using the newest stored access token');
     } else {
       stored = undefined;

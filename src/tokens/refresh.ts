@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Clock, ClockTimer } from '../clock.js';
 import { appsecretProof } from '../graph/client.js';
-import type { Logger } from '../logger.js';
+import { scrubFromLogs, type Logger } from '../logger.js';
 import type { StoredToken, TokenStore } from './store.js';
 
 /** The account's credentials as its Graph client reads them at every call: a refresh takes effect at once. */
@@ -71,6 +71,7 @@ export class TokenRefresher {
   adopt(token: StoredToken): void {
     if (this.refreshedAt !== undefined && token.refreshedAt <= this.refreshedAt) return;
     this.options.credentials.accessToken = token.accessToken;
+    scrubFromLogs(this.options.logger, token.accessToken);
     this.expiresAt = token.expiresAt ?? undefined;
     this.refreshedAt = token.refreshedAt;
   }
