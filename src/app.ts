@@ -74,7 +74,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   // Live credentials: the newest stored token at start, refreshed on schedule (not in demo mode).
   const tokens = simulator ? undefined : new AccountTokens({ tokens: config.tokens, redisUrl: config.cache.redisUrl, keyPrefix: config.cache.keyPrefix, graphUrl: config.graph.url, timeoutMs: config.graph.timeoutMs, clock, logger, metrics, telemetry });
   const readiness = new Readiness({ tokens, store, clock, logger });
-  const failures = new UpstreamFailureLog({ logger, clock });
+  const failures = new UpstreamFailureLog({ logger, clock, intervalMs: config.log.upstreamFailureIntervalMs });
   const built = new Map<AccountProfiles, Omit<AccountDeps, 'health'>>();
   const profiles = await Promise.all(
     credentials.map(async (account) => {

@@ -694,6 +694,13 @@ export const SETTINGS = {
     default: 'false',
     schema: bool,
   }),
+  UPSTREAM_FAILURE_LOG_INTERVAL_SECONDS: setting({
+    group: 'log',
+    key: 'upstreamFailureIntervalMs',
+    meaning: 'Upstream failures an operator must act on are logged at `warn` once per this interval, one line per account and code with the number of failed lookups (and at shutdown).',
+    default: '10',
+    schema: seconds(1, 3600),
+  }),
   NODE_ENV: setting({
     group: 'server',
     key: 'nodeEnv',

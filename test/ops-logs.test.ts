@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { UpstreamFailureLog } from '../src/upstream-log.js';
 import { captureLog } from './support/log-capture.js';
@@ -30,6 +31,26 @@ describe('upstream failures are logged at warn, aggregated per account and code'
     failures.flush();
     expect(log.lines.at(-1)).toMatchObject({ account: A, code: 'RATE_LIMITED', count: 1 });
     expect(clock.pending).toBe(0);
+  });
+
+  it('the interval is UPSTREAM_FAILURE_LOG_INTERVAL_SECONDS: 10 s by default, as configured otherwise', async () => {
+    expect(loadConfig({}).log.upstreamFailureIntervalMs).toBe(10_000);
+    expect(() => loadConfig({ UPSTREAM_FAILURE_LOG_INTERVAL_SECONDS: '0' })).toThrow(/UPSTREAM_FAILURE_LOG_INTERVAL_SECONDS/);
+    const clock = new ManualClock();
+    const log = captureLog();
+    const intervalMs = loadConfig({ UPSTREAM_FAILURE_LOG_INTERVAL_SECONDS: '60' }).log.upstreamFailureIntervalMs;
+    const failures = new UpstreamFailureLog({ logger: log.logger, clock, intervalMs });
+    for (let i = 0; i < 100; i++) failures.record(A, 'UPSTREAM_ERROR');
+    await clock.advance(59_999);
+    expect(log.lines).toHaveLength(0);
+    await clock.advance(1);
+    expect(log.lines).toEqual([expect.objectContaining({ level: 40, account: A, code: 'UPSTREAM_ERROR', count: 100, intervalSeconds: 60 })]);
+    // The next failure opens a new interval of the same length.
+    failures.record(A, 'UPSTREAM_ERROR');
+    await clock.advance(59_999);
+    expect(log.lines).toHaveLength(1);
+    await clock.advance(1);
+    expect(log.lines.at(-1)).toMatchObject({ count: 1, intervalSeconds: 60 });
   });
 
   it('end to end: failing queries against an unreachable Meta reach the log (flushed at shutdown)', async () => {
