@@ -15,8 +15,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-
-export const TRACER_NAME = 'ig-profile-gateway';
+import { backgroundTrace, TRACER_NAME } from './telemetry-background.js';
 
 /**
  * OpenTelemetry traces, configured from the standard OTEL_* settings. Off (no SDK, no-op API)
@@ -75,11 +74,9 @@ export async function createTelemetry(settings: Config['telemetry'], logger: Log
   // The URL may carry credentials in userinfo: log only where, never who.
   const where = new URL(url);
   logger.info({ endpoint: `${where.protocol}//${where.host}${where.pathname}`, protocol: settings.protocol, sampler: settings.sampler }, 'OpenTelemetry tracing on');
-  const tracer = trace.getTracer(TRACER_NAME);
   return {
     enabled: true,
-    background: (name, attributes, work) =>
-      tracer.startActiveSpan(name, { kind: SpanKind.INTERNAL, attributes, root: true }, ROOT_CONTEXT, (span) => finish(span, work)),
+    background: backgroundTrace,
     async shutdown() {
       await provider.shutdown().catch((error: unknown) => logger.warn({ reason: (error as Error).message }, 'could not export the last spans'));
       trace.disable();
@@ -88,18 +85,6 @@ export async function createTelemetry(settings: Config['telemetry'], logger: Log
       manager = undefined;
     },
   };
-}
-
-/** Ends `span` when `work` settles, marking a rejection as an error (message only: no stack, no values). */
-export async function finish<T>(span: Span, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
-    throw error;
-  } finally {
-    span.end();
-  }
 }
 
 function tracer(): Tracer {

@@ -3,6 +3,7 @@ import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, renderTree, type OtlpReceiver } from './support/otlp-receiver.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
+import { waitForMetric } from './support/metrics.js';
 import { postSigned } from './support/webhook.js';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -95,25 +96,40 @@ describe('OpenTelemetry traces', () => {
     }
   });
 
-  it('webhook processing is a trace of its own, with its Graph round trips under it', async () => {
+  it('background work is a trace of its own: webhook processing, each prefetch group and each refresh-ahead read, with their Graph round trips under them', { timeout: 60_000 }, async () => {
     receiver = await startOtlpReceiver();
-    stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', INSTAGRAM_APP_SECRET: SECRET }, sim: { appSecrets: {} } });
+    stack = await startStack({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', INSTAGRAM_APP_SECRET: SECRET, PROFILE_TTL_SECONDS: '2' },
+      sim: { appSecrets: {} },
+    });
     const [sender] = igsids(1, 6000);
     const body = JSON.stringify({
       object: 'instagram',
       entry: [{ id: '17841400000000001', time: Date.now(), messaging: [{ sender: { id: sender }, recipient: { id: '17841400000000001' }, timestamp: Date.now(), message: { mid: 'mid-trace-1', text: 'hello' } }] }],
     });
     expect(await postSigned(stack.url, body, SECRET)).toBe(200);
-    await stack.close(); // waits for processing in flight, then flushes the exporter
+    // The sender's profile is prefetched, then re-read by refresh-ahead before its 2 s of freshness end.
+    await waitForMetric(stack.url, 'igpg_refresh_ahead_profiles_total', { result: 'ok' }, 1, { timeout: 30_000 });
+    await stack.close(); // waits for background work in flight, then flushes the exporter
     stack = undefined;
     const processing = receiver.spans.find((s) => s.name === 'webhook.process')!;
     expect(processing.parentSpanId).toBe('');
     expect(processing.attributes['webhook.entries.count']).toBe(1);
     const http = receiver.spans.find((s) => s.name === 'POST /webhooks/instagram')!;
     expect(http.traceId).not.toBe(processing.traceId);
-    const calls = receiver.spans.filter((s) => s.traceId === processing.traceId && s.kind === 3);
-    expect(calls.length).toBeGreaterThan(0);
-    expect(calls.every((s) => s.parentSpanId === processing.spanId)).toBe(true);
+    for (const name of ['webhook.prefetch', 'refresh_ahead.read']) {
+      const root = receiver.spans.find((s) => s.name === name);
+      expect(root, name).toBeDefined();
+      expect(root!.parentSpanId, name).toBe('');
+      expect(root!.attributes['instagram.ids.count'], name).toBe(1);
+      expect([processing.traceId, http.traceId], name).not.toContain(root!.traceId);
+      const calls = receiver.spans.filter((s) => s.traceId === root!.traceId && s.kind === 3);
+      expect(calls.length, name).toBeGreaterThan(0);
+      for (const call of calls) {
+        expect(call.parentSpanId, name).toBe(root!.spanId);
+        expect(call.attributes, name).toMatchObject({ 'instagram.account.id': '17841400000000001', 'instagram.ids.count': 1, 'http.response.status_code': 200 });
+      }
+    }
   });
 
   it('is off without an endpoint: no SDK registered, spans are not recorded', async () => {

@@ -1,5 +1,6 @@
 import type { Clock, ClockTimer } from '../clock.js';
 import type { GatewayErrorCode } from '../graph/outcomes.js';
+import { backgroundTrace } from '../telemetry-background.js';
 import type { Contact, ContactLog } from './contacts.js';
 import { freshUntil, type CacheEntry, type FreshnessPolicy } from './entry.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
@@ -114,7 +115,7 @@ export class RefreshAhead {
       }
       const group = taken.slice(i, i + MAX_IDS_PER_ROUND_TRIP);
       this.options.onGroup(group.length);
-      const results = await this.account.refresh(group);
+      const results = await backgroundTrace('refresh_ahead.read', { 'instagram.ids.count': group.length }, () => this.account.refresh(group));
       const counts = new Map<'ok' | GatewayErrorCode, number>();
       for (const [igsid, result] of results) {
         counts.set(result, (counts.get(result) ?? 0) + 1);

@@ -1,6 +1,7 @@
 import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { ProfileOutcome } from '../graph/outcomes.js';
 import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from '../profiles/source.js';
+import { backgroundTrace } from '../telemetry-background.js';
 
 /** Prefetch groups (≤50 ids each) one account may have in flight: interactive lookups keep the rest of Meta's budget. */
 export const PREFETCH_GROUPS_IN_FLIGHT = 2;
@@ -27,7 +28,8 @@ export interface PrefetchOptions {
  * One account's webhook prefetch: best-effort cache warming, so it yields to everything else. Ids
  * wait in a bounded queue and leave in groups of ≤50, at most `PREFETCH_GROUPS_IN_FLIGHT` at once;
  * the account's pause is checked before every group, and while it lasts the queue is dropped (and
- * counted) rather than sent — a later lookup simply fetches the profile itself.
+ * counted) rather than sent — a later lookup simply fetches the profile itself. Each group is a
+ * trace of its own (`webhook.prefetch`), its Graph round trips under it.
  */
 export class PrefetchQueue {
   private readonly queued = new Set<string>();
@@ -77,8 +79,10 @@ export class PrefetchQueue {
       }
       for (const igsid of group) this.queued.delete(igsid);
       this.inFlight += 1;
-      void this.account.source
-        .load(group, GRAPH_FIELDS)
+      // A trace of its own: a group gathers ids from many deliveries, so it belongs to none of them.
+      void backgroundTrace('webhook.prefetch', { 'instagram.account.id': this.account.id, 'instagram.ids.count': group.length }, () =>
+        this.account.source.load(group, GRAPH_FIELDS),
+      )
         .then((outcomes) => this.options.onFetched(outcomes))
         .catch((error: unknown) => this.options.onError(error))
         .finally(() => {
