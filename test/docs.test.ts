@@ -7,6 +7,9 @@ import { loadSdl } from '../src/schema/sdl.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchor = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-');
+
 function tableRow(name: string): string | undefined {
   return readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
 }
@@ -24,6 +27,16 @@ describe('README stays true', () => {
     const codes = enumNode?.values?.map((value) => value.name.value) ?? [];
     expect(codes.length).toBeGreaterThanOrEqual(8);
     for (const code of codes) expect(tableRow(code), `README error table lacks ${code}`).toBeDefined();
+  });
+
+  it('the table of contents links every section, and every in-page link lands on a heading', () => {
+    const prose = readme.replace(/```[\s\S]*?```/g, '');
+    const headings = [...prose.matchAll(/^(#{2,4}) (.+)$/gm)].map((match) => ({ level: match[1]!.length, anchor: anchor(match[2]!) }));
+    const contents = readme.split('\n').find((line) => line.startsWith('**Contents:**')) ?? '';
+    const linked = [...contents.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
+    for (const heading of headings.filter((h) => h.level === 2)) expect(linked, `contents lacks #${heading.anchor}`).toContain(heading.anchor);
+    const anchors = headings.map((h) => h.anchor);
+    for (const [, target] of prose.matchAll(/\]\(#([^)]+)\)/g)) expect(anchors, `no heading for #${target}`).toContain(target);
   });
 
   it('the production install names everything a deployment needs (package.json `files`)', () => {
