@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID, startSimulator, type Simulator } from '../src/simulator/index.js';
 import type { ReadinessReport } from '../src/readiness.js';
 import { startStack, type Stack } from './support/stack.js';
+import { tempJson } from './support/files.js';
 import { freePort } from './support/process.js';
 import { waitFor } from './support/wait.js';
 
@@ -32,6 +33,26 @@ describe('/readyz tells the truth', () => {
     expect(body.status).toBe('not_ready');
     expect(body.accounts).toHaveLength(1);
     expect(body.accounts[0]!.state).toBe('token_invalid');
+  });
+
+  it('lists every account: one rejected token among two is 200 degraded; the answer tells which', async () => {
+    const [a, b] = ['17841400000000101', '17841400000000202'];
+    const [tokenA, tokenB] = ['EAAtoken-ready-A-51c0e2', 'EAAtoken-ready-B-8d4f91'];
+    const accounts = tempJson([{ id: a, accessToken: tokenA }, { id: b, accessToken: tokenB }]);
+    // Meta knows only A's token: B's is rejected with code 190. With ids configured there is no /me at
+    // start, so the gateway learns it from B's first call.
+    stack = await startStack({ env: { INSTAGRAM_ACCESS_TOKEN: '', INSTAGRAM_ACCOUNTS_FILE: accounts }, sim: { tokens: { [tokenA]: a } } });
+    expect((await readyz(stack)).body.status).toBe('ready');
+    const failed = await stack.gql('{ instagramUser(id: "1784140000000021") { id } }', undefined, { 'x-instagram-account': b });
+    expect(failed.errors?.[0]?.extensions?.code).toBe('ACCESS_TOKEN_INVALID');
+    const { code, body } = await readyz(stack);
+    expect(code).toBe(200);
+    expect(body.status).toBe('degraded');
+    expect(body.accounts).toEqual([
+      { id: a, state: 'ok' },
+      { id: b, state: 'token_invalid' },
+    ]);
+    expect(JSON.stringify(body)).not.toContain('EAAtoken');
   });
 
   it('Meta unreachable at start: 503 account_unknown, then the real id without a restart once Meta answers', { timeout: 30_000 }, async () => {
