@@ -5,7 +5,7 @@ import { UpstreamFailureLog } from '../src/upstream-log.js';
 import { captureLog } from './support/log-capture.js';
 import { ManualClock } from './support/manual-clock.js';
 import { spawnGateway } from './support/process.js';
-import { startStack } from './support/stack.js';
+import { igsids, startStack } from './support/stack.js';
 import { waitForLine } from './support/wait-line.js';
 
 const A = '17841400000000101';
@@ -61,6 +61,28 @@ describe('upstream failures are logged at warn, aggregated per account and code'
     const lines = stack.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).startsWith('upstream failures'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, account: '17841400000000001', code: 'UPSTREAM_UNAVAILABLE', count: 5 });
+  });
+});
+
+describe('lookups refused without calling Meta are failures an operator must see too', () => {
+  it('shed (no upstream slot) and paused lookups reach the aggregated log, counted per lookup', { timeout: 60_000 }, async () => {
+    const stack = await startStack({
+      env: { GRAPH_BATCH_STRATEGY: 'single', CACHE_ENABLED: 'false', UPSTREAM_MAX_CONCURRENCY_PER_ACCOUNT: '1', UPSTREAM_QUEUE_LIMIT: '0', GRAPH_MAX_RETRIES: '0' },
+      sim: { latencyMs: 300 },
+    });
+    const ONE = 'query($id: ID!) { instagramUser(id: $id) { id } }';
+    // Five different people at once: one call holds the only slot, the other four are shed.
+    const answers = await Promise.all(igsids(5, 8100).map((id) => stack.gql(ONE, { id })));
+    const shed = answers.filter((answer) => answer.errors?.[0]?.extensions?.code === 'UPSTREAM_UNAVAILABLE').length;
+    expect(shed).toBeGreaterThan(0);
+    // Meta throttles one lookup: the account pauses, and the next two are refused without a call.
+    const [hot, a, b] = igsids(3, 8200);
+    stack.sim.setScenario(hot!, { kind: 'rateLimited', etaMinutes: 0, retryAfterSeconds: 60 });
+    for (const id of [hot, a, b]) expect((await stack.gql(ONE, { id })).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    await stack.close();
+    const lines = stack.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).startsWith('upstream failures'));
+    expect(lines.find((line) => line.code === 'UPSTREAM_UNAVAILABLE')).toMatchObject({ level: 40, count: shed });
+    expect(lines.find((line) => line.code === 'RATE_LIMITED')).toMatchObject({ level: 40, count: 3 });
   });
 });
 

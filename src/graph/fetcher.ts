@@ -19,8 +19,8 @@ class TransientLeft extends Error {
 export interface FetcherHooks {
   /** Once per group, after its retries. */
   onGroup?: (report: GroupReport) => void;
-  /** Once per id of a group: `ok` or the gateway error code it ended with. */
-  onProfile?: (result: string) => void;
+  /** Once per id of a group: `ok` or the gateway error code it ended with, and whether Meta was asked (not refused by a pause or shed). */
+  onProfile?: (result: string, sent: boolean) => void;
 }
 
 export interface GroupReport {
@@ -85,8 +85,7 @@ export class ProfileFetcher {
     try {
       this.hooks.onGroup?.({ strategy, ids: ids.length, attempts, durationMs: performance.now() - started });
       if (this.hooks.onProfile) {
-        // Only what Meta was asked about: an id refused during a pause (or shed) never left the gateway.
-        for (const outcome of settled.values()) if (outcome.ok || !outcome.failure.notSent) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code);
+        for (const outcome of settled.values()) this.hooks.onProfile(outcome.ok ? 'ok' : outcome.failure.code, outcome.ok || !outcome.failure.notSent);
       }
     } catch (error) {
       // A metrics hook failing must not cost the waiters their answers.

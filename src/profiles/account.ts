@@ -145,8 +145,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   });
   const fetcher = new ProfileFetcher(strategy, { retries: graph.maxRetries, baseMs: graph.retryBaseMs }, logger, {
     onGroup: (report) => metrics.batchSize.observe({ account: accountId, strategy: report.strategy }, report.ids),
-    onProfile: (result) => {
-      metrics.profilesRead.inc({ account: accountId, result });
+    onProfile: (result, sent) => {
+      // The metric counts what Meta was asked; the log, every failed lookup (shed and paused ones too).
+      if (sent) metrics.profilesRead.inc({ account: accountId, result });
       deps.failures?.record(accountId, result);
     },
   });
