@@ -4,7 +4,7 @@ import type { Contact, ContactLog } from './contacts.js';
 import { freshUntil, type CacheEntry, type FreshnessPolicy } from './entry.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
 
-export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit';
+export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit' | 'other_replica';
 
 /** The latest usage percentage Meta reported for an account, and when (epoch ms). */
 export interface LatestUsage {
@@ -24,6 +24,14 @@ export interface RefreshAheadAccount {
   latestUsage(): LatestUsage | undefined;
   /** True while every upstream slot of the account is taken: lookups may be waiting for one. */
   busy(): boolean;
+  /**
+   * With replicas: claims these ids for this replica (true per id it may refresh; undefined when
+   * the claim could not be made: refresh alone), and gives back claims it will not use.
+   */
+  leases?: {
+    claim(igsids: readonly string[]): Promise<boolean[] | undefined>;
+    release(igsids: readonly string[]): Promise<void>;
+  };
 }
 
 export interface RefreshAheadOptions {
@@ -61,7 +69,8 @@ export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: numb
  * paused or its usage is at the limit (what was due is counted as skipped and seen again next tick). A
  * failed read is tried again after the lead time, not every tick.
  * Contacts with nothing cached, or a remembered refusal, are left to lookups.
- * Single process: with several replicas each one refreshes (no shared lease yet).
+ * With several replicas, the due ids are claimed first (`leases`): an id another replica claimed is
+ * skipped, so each refresh is done once.
  */
 export class RefreshAhead {
   private readonly leadMs: number;
@@ -104,12 +113,14 @@ export class RefreshAhead {
   /** One pass: find what is due, refresh it while there is headroom. */
   async tick(): Promise<void> {
     const due = await this.due();
-    const taken = due.slice(0, this.options.maxIdsPerTick);
-    if (due.length > taken.length) this.options.onSkipped('tick_limit', due.length - taken.length);
+    const first = due.slice(0, this.options.maxIdsPerTick);
+    if (due.length > first.length) this.options.onSkipped('tick_limit', due.length - first.length);
+    const taken = await this.claim(first);
     for (let i = 0; i < taken.length; i += MAX_IDS_PER_ROUND_TRIP) {
       const held = this.closed ? undefined : this.heldBack();
       if (this.closed || held) {
         if (held) this.options.onSkipped(held, taken.length - i);
+        await this.account.leases?.release(taken.slice(i));
         return;
       }
       const group = taken.slice(i, i + MAX_IDS_PER_ROUND_TRIP);
@@ -122,6 +133,15 @@ export class RefreshAhead {
       }
       for (const [result, count] of counts) this.options.onRead(result, count);
     }
+  }
+
+  /** The ids this replica refreshes: all of them alone or when Redis does not answer; else those it claimed. */
+  private async claim(igsids: string[]): Promise<string[]> {
+    const claims = this.account.leases && igsids.length ? await this.account.leases.claim(igsids) : undefined;
+    if (!claims) return igsids;
+    const mine = igsids.filter((_, i) => claims[i]);
+    if (mine.length < igsids.length) this.options.onSkipped('other_replica', igsids.length - mine.length);
+    return mine;
   }
 
   private heldBack(): RefreshSkipReason | undefined {

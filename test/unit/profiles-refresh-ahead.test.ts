@@ -39,7 +39,34 @@ class FakeUpstream implements ProfileSource {
   }
 }
 
-async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {}) {
+/** Stands in for RefreshLeases: one Redis shared by replicas, leases lapsing on the manual clock; `down`: no answer. */
+class FakeLeases {
+  readonly held = new Map<string, { owner: string; until: number }>();
+  down = false;
+  /** Every replica's clock reads the same time (they advance together). */
+  clock: ManualClock | undefined;
+  private now(): number {
+    return this.clock!.now();
+  }
+  for(owner: string) {
+    return {
+      claim: async (igsids: readonly string[]) => {
+        if (this.down) return undefined;
+        return igsids.map((igsid) => {
+          const lease = this.held.get(igsid);
+          if (lease && lease.until > this.now()) return false;
+          this.held.set(igsid, { owner, until: this.now() + refreshTiming(TTL).leadMs });
+          return true;
+        });
+      },
+      release: async (igsids: readonly string[]) => {
+        for (const igsid of igsids) if (this.held.get(igsid)?.owner === owner) this.held.delete(igsid);
+      },
+    };
+  }
+}
+
+async function setup(options: { scanLimit?: number; maxIdsPerTick?: number; leases?: ReturnType<FakeLeases['for']> } = {}) {
   const clock = new ManualClock();
   const metrics = new Metrics();
   const logger = createLogger({ level: 'silent' });
@@ -60,6 +87,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
       pausedSeconds: () => paused,
       latestUsage: () => usage,
       busy: () => busy,
+      leases: options.leases,
     },
     {
       activeMs: 7 * DAY,
@@ -252,6 +280,54 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     h.upstream.down = false;
     await h.clock.advance(leadMs + intervalMs);
     expect(asked().length).toBe(tries + 1);
+    await h.refresh.close();
+  });
+
+  it('with replicas, an id another replica claimed is skipped (other_replica): two replicas refresh each contact once, not twice', async () => {
+    const leases = new FakeLeases();
+    const first = await setup({ leases: leases.for('a') });
+    const second = await setup({ leases: leases.for('b') });
+    // Both replicas see the same contacts due at the same moments (their clocks start and advance together).
+    leases.clock = first.clock;
+    expect(second.clock.now()).toBe(first.clock.now());
+    const active = ids(60);
+    await first.interacted(active, 1);
+    await second.interacted(active, 1);
+    const askedFirst = first.askedSince();
+    const askedSecond = second.askedSince();
+    first.refresh.start();
+    second.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    for (let t = 0; t < TTL - leadMs + intervalMs; t += intervalMs) {
+      await first.clock.advance(intervalMs);
+      await second.clock.advance(intervalMs);
+    }
+    const refreshed = [...askedFirst().flat(), ...askedSecond().flat()];
+    expect(refreshed.sort()).toEqual([...active].sort());
+    expect((first.skipped.other_replica ?? 0) + (second.skipped.other_replica ?? 0)).toBeGreaterThanOrEqual(60);
+    await first.refresh.close();
+    await second.refresh.close();
+  });
+
+  it('with replicas, Redis not answering means refreshing alone; claims held back by a pause are given back', async () => {
+    const leases = new FakeLeases();
+    const h = await setup({ leases: leases.for('a') });
+    leases.clock = h.clock;
+    const active = ids(10);
+    await h.interacted(active, 1);
+    leases.down = true;
+    const asked = h.askedSince();
+    h.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    await h.clock.advance(TTL - leadMs + intervalMs);
+    expect(asked().flat().sort()).toEqual([...active].sort());
+    expect(h.skipped.other_replica).toBeUndefined();
+
+    leases.down = false;
+    h.pause(60);
+    await h.clock.advance(TTL - leadMs + intervalMs);
+    expect(h.skipped.paused).toBeGreaterThanOrEqual(10);
+    expect(leases.held.size).toBe(0);
     await h.refresh.close();
   });
 });
