@@ -153,7 +153,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  const avatars = registerAvatars(app, {
+  const { links: avatars, service: avatarService } = registerAvatars(app, {
     config,
     accounts,
     secrets: profiles.map((account, i) => ({ id: account.id, ...credentials[i]! })),
@@ -165,13 +165,19 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
-  for (const account of profiles) account.refreshAhead?.start();
+  // Refresh-ahead re-reads active contacts' profiles, and their cached pictures follow.
+  const startRefreshAhead = (account: AccountProfiles) => {
+    if (!account.refreshAhead) return;
+    account.refreshAhead.onRefreshed = (refreshed, heldBack) => avatarService.warm(account, refreshed, heldBack);
+    account.refreshAhead.start();
+  };
+  for (const account of profiles) startRefreshAhead(account);
   // An account rebuilt under its real id (a late /me) takes over refresh-ahead from its stand-in.
   readiness.relearn(accounts, async (standIn) => {
     const account = await readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health }));
     if (isPlaceholderId(account.id)) return account;
     await standIn.refreshAhead?.close();
-    if (!closing) account.refreshAhead?.start();
+    if (!closing) startRefreshAhead(account);
     return account;
   });
 

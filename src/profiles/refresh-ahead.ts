@@ -1,10 +1,14 @@
 import type { Clock, ClockTimer } from '../clock.js';
 import type { GatewayErrorCode } from '../graph/outcomes.js';
 import type { Contact, ContactLog } from './contacts.js';
-import { freshUntil, type CacheEntry, type FreshnessPolicy } from './entry.js';
+import type { GraphProfile } from '../graph/profile.js';
+import { freshUntil, profileFrom, type CacheEntry, type FreshnessPolicy } from './entry.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
 
 export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit' | 'other_replica';
+
+/** Told after each group: the profiles just re-read (name, username, picture), and whether headroom is gone. */
+export type RefreshedListener = (profiles: GraphProfile[], heldBack: 'paused' | 'usage' | undefined) => void;
 
 /** The latest usage percentage Meta reported for an account, and when (epoch ms). */
 export interface LatestUsage {
@@ -54,6 +58,7 @@ export interface RefreshAheadOptions {
 /** A usage figure older than this no longer holds refresh-ahead back: the next group brings a new one. */
 export const USAGE_FIGURE_MAX_AGE_MS = 10 * 60_000;
 const SCAN_PAGE = 500;
+const PICTURE_FIELDS = ['name', 'username', 'profile_pic'] as const;
 
 /** How early before its freshness ends a profile is refreshed, and how often an account is examined. */
 export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: number } {
@@ -80,6 +85,8 @@ export class RefreshAhead {
   private closed = false;
   /** Ids whose last refresh failed → when they may be tried again (at most `scanLimit` remembered). */
   private readonly failed = new Map<string, number>();
+  /** Set by the app: pictures are warmed from here (profiles/ knows nothing of avatars). */
+  onRefreshed: RefreshedListener | undefined;
 
   constructor(
     private readonly account: RefreshAheadAccount,
@@ -132,7 +139,20 @@ export class RefreshAhead {
         if (result !== 'ok' && this.failed.size < this.options.scanLimit) this.failed.set(igsid, this.options.clock.now() + this.leadMs);
       }
       for (const [result, count] of counts) this.options.onRead(result, count);
+      await this.tell(group.filter((igsid) => results.get(igsid) === 'ok'));
     }
+  }
+
+  /** Hands the profiles just stored to `onRefreshed` (read back from the cache, no upstream call). */
+  private async tell(igsids: string[]): Promise<void> {
+    if (!this.onRefreshed || !igsids.length) return;
+    const entries = await this.account.entries(igsids);
+    const profiles = igsids.flatMap((igsid, i) => {
+      const entry = entries[i];
+      return entry && !entry.negative ? [profileFrom(entry, igsid, PICTURE_FIELDS)] : [];
+    });
+    const held = this.heldBack();
+    this.onRefreshed(profiles, held === 'busy' ? undefined : held);
   }
 
   /** The ids this replica refreshes: all of them alone or when Redis does not answer; else those it claimed. */
@@ -144,7 +164,7 @@ export class RefreshAhead {
     return mine;
   }
 
-  private heldBack(): RefreshSkipReason | undefined {
+  private heldBack(): 'paused' | 'busy' | 'usage' | undefined {
     if (this.account.pausedSeconds() > 0) return 'paused';
     if (this.account.busy()) return 'busy';
     const usage = this.account.latestUsage();

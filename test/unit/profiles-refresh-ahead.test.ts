@@ -330,4 +330,22 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     expect(leases.held.size).toBe(0);
     await h.refresh.close();
   });
+
+  it('tells onRefreshed the profiles of each group it re-read (read back from the cache: no extra upstream call)', async () => {
+    const h = await setup();
+    const active = ids(3);
+    h.upstream.picLifetimeMs = 5 * DAY;
+    await h.interacted(active, 1);
+    h.upstream.refuse.add(active[2]!);
+    const told: Array<{ ids: string[]; pics: boolean; held: string | undefined }> = [];
+    h.refresh.onRefreshed = (profiles, held) => told.push({ ids: profiles.map((p) => p.id).sort(), pics: profiles.every((p) => typeof p.profile_pic === 'string'), held });
+    const asked = h.askedSince();
+    h.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    await h.clock.advance(TTL - leadMs + intervalMs);
+    expect(asked()).toHaveLength(1);
+    // The refused id is not told; the others come with their new picture URL.
+    expect(told).toEqual([{ ids: active.slice(0, 2), pics: true, held: undefined }]);
+    await h.refresh.close();
+  });
 });
