@@ -161,6 +161,10 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     store,
     metrics,
     logger,
+    replicas: replicas && {
+      changed: (account, igsids) => replicas.invalidation.changed(account, igsids),
+      onChanged: (listener) => replicas.link.onMessage((message) => message.t === 'drop' && listener(message.account, message.ids)),
+    },
   });
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_BUSINESS_ID, simulatedProfile } from '../src/simulator/index.js';
 import { metric, waitForMetric } from './support/metrics.js';
 import { redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { REPLICA_APP_SECRET, startReplicas, type Replicas } from './support/replicas.js';
@@ -13,7 +13,10 @@ const TTL_SECONDS = 3;
 const active = igsids(60, 7800);
 
 let running: Replicas | undefined;
-afterAll(async () => running?.close());
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
 
 /** The sum of a counter over every replica. */
 const total = async (r: Replicas, name: string, labels: Record<string, string> = {}) =>
@@ -58,5 +61,33 @@ describe.runIf(redisOk)('refresh-ahead with 3 replicas on one Redis (real proces
     expect(perContactPerTtl).toBeLessThan(1.6);
     // And each of those refreshes was done by one replica: the others did not queue behind it for the same answer.
     expect(refreshed / ids.length).toBeLessThan(1.3);
+  });
+
+  it("a picture warmed on the replica that refreshed is what every replica serves next, from Redis, without the CDN", { timeout: 90_000 }, async () => {
+    const r = (running = await startReplicas(
+      3,
+      { REDIS_URL: SHARED_REDIS_URL, CACHE_KEY_PREFIX: `ra-rep-${randomUUID().slice(0, 8)}`, PROFILE_TTL_SECONDS: String(TTL_SECONDS), AVATAR_ALLOWED_HOSTS: '127.0.0.1' },
+      { latencyMs: 20, selfCdn: true },
+    ));
+    const [person, newLook] = igsids(400, 7900).filter((id) => simulatedProfile(id).profile_pic !== null);
+    const body = JSON.stringify({ object: 'instagram', entry: [{ id: DEFAULT_BUSINESS_ID, time: Date.now(), messaging: [messageItem(person!, `rp-${randomUUID()}`, Date.now())] }] });
+    expect(await postSigned(r.urls[0]!, body, REPLICA_APP_SECRET)).toBe(200);
+    await waitForMetric(r.urls[0]!, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 1, { timeout: 20_000 });
+    const users = await r.gql<{ instagramUsers: Array<{ avatarUrl: string; profilePic: string }> }>(0, 'query ($ids: [ID!]!) { instagramUsers(ids: $ids) { avatarUrl profilePic } }', { ids: [person, newLook] });
+    const avatarUrl = users.data!.instagramUsers[0]!.avatarUrl;
+    const newPicture = users.data!.instagramUsers[1]!.profilePic;
+    // Every replica holds the current picture in memory.
+    const paths = r.urls.map((url) => `${url}${new URL(avatarUrl).pathname}`);
+    for (const path of paths) expect((await fetch(path)).headers.get('x-avatar-source')).toBe('instagram');
+
+    r.sim.configure({ profileOverrides: { [person!]: { profile_pic: newPicture } } });
+    await waitFor(async () => (await total(r, 'igpg_avatar_warms_total', { result: 'fetched' })) >= 1, { timeout: 20_000, what: 'the new picture warmed' });
+    const expected = Buffer.from(await (await fetch(newPicture)).arrayBuffer());
+    r.sim.resetCalls();
+    for (const path of paths) {
+      const bytes = Buffer.from(await (await fetch(path)).arrayBuffer());
+      expect(bytes.equals(expected)).toBe(true);
+    }
+    expect(r.sim.calls.filter((call) => call.kind === 'cdn')).toEqual([]);
   });
 });

@@ -19,6 +19,12 @@ export type WarmResult = 'fetched' | 'failed' | 'current' | 'not_cached' | 'busy
 
 type PlaceholderReason = 'no_picture' | 'unreadable' | 'host_refused' | 'cdn_failed' | 'not_image' | 'too_large' | 'busy' | 'error';
 
+/** With replicas: a picture warmed here is announced, so the others drop their memory copy and read Redis. */
+export interface AvatarReplicas {
+  changed(account: string, igsids: readonly string[]): Promise<void>;
+  onChanged(listener: (account: string, igsids: readonly string[]) => void): void;
+}
+
 export interface AvatarServiceOptions {
   store: AvatarStore;
   cdn: CdnOptions;
@@ -35,6 +41,7 @@ export interface AvatarServiceOptions {
   clock: Clock;
   metrics: AvatarMetrics;
   logger: Logger;
+  replicas?: AvatarReplicas | undefined;
 }
 
 const PROFILE_FIELDS = ['name', 'profile_pic', 'username'] as const;
@@ -52,7 +59,9 @@ export class AvatarService {
   private readonly warming = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly options: AvatarServiceOptions) {}
+  constructor(private readonly options: AvatarServiceOptions) {
+    options.replicas?.onChanged((account, igsids) => options.store.forgetMemory(igsids.map((igsid) => this.keyOf(account, igsid))));
+  }
 
   /**
    * Refresh-ahead just re-read these profiles: a cached picture whose URL changed, or whose bytes
@@ -105,7 +114,10 @@ export class AvatarService {
     if (this.inFlight.size >= this.options.maxConcurrent) return 'busy';
     const work = this.fetchAhead(account.id, profile, stored)
       .then(async (fetched) => {
-        if (fetched.ok) await this.options.store.set(key, fetched.avatar);
+        if (fetched.ok) {
+          await this.options.store.set(key, fetched.avatar);
+          await this.options.replicas?.changed(account.id, [profile.id]);
+        }
         return fetched;
       })
       .finally(() => this.inFlight.delete(key));

@@ -86,6 +86,11 @@ export class AvatarStore {
     await this.options.shared?.setRemote(key, JSON.stringify({ ...rest, b64: bytes.toString('base64') }), ttl);
   }
 
+  /** Drops memory copies (another replica stored newer bytes in Redis). */
+  forgetMemory(keys: readonly string[]): void {
+    for (const key of keys) this.memory?.delete(key);
+  }
+
   close(): void {
     this.memory?.clear();
   }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccountRegistry } from '../accounts.js';
 import { AvatarLinks, type AccountSecrets } from '../avatars/links.js';
 import { AvatarMetrics } from '../avatars/metrics.js';
-import { AvatarService, PLACEHOLDER_TTL_MS } from '../avatars/service.js';
+import { AvatarService, PLACEHOLDER_TTL_MS, type AvatarReplicas } from '../avatars/service.js';
 import { AvatarStore } from '../avatars/store.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -27,6 +27,8 @@ export interface AvatarDeps {
   metrics: Metrics;
   logger: Logger;
   clock?: Clock;
+  /** With replicas: pictures warmed on one replica replace the others' memory copies. */
+  replicas?: AvatarReplicas | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): { links
     clock,
     metrics: avatarMetrics,
     logger,
+    replicas: deps.replicas,
   });
   app.addHook('onClose', async () => {
     await service.close();
