@@ -122,12 +122,13 @@ export class RefreshAhead {
     const due = await this.due();
     const first = due.slice(0, this.options.maxIdsPerTick);
     if (due.length > first.length) this.options.onSkipped('tick_limit', due.length - first.length);
-    const taken = await this.claim(first);
+    // Nothing is claimed while nothing may go out (a pause lasts many ticks).
+    const { ids: taken, claimed } = this.closed || this.heldBack() ? { ids: first, claimed: false } : await this.claim(first);
     for (let i = 0; i < taken.length; i += MAX_IDS_PER_ROUND_TRIP) {
       const held = this.closed ? undefined : this.heldBack();
       if (this.closed || held) {
         if (held) this.options.onSkipped(held, taken.length - i);
-        await this.account.leases?.release(taken.slice(i));
+        if (claimed) await this.account.leases?.release(taken.slice(i));
         return;
       }
       const group = taken.slice(i, i + MAX_IDS_PER_ROUND_TRIP);
@@ -156,12 +157,12 @@ export class RefreshAhead {
   }
 
   /** The ids this replica refreshes: all of them alone or when Redis does not answer; else those it claimed. */
-  private async claim(igsids: string[]): Promise<string[]> {
+  private async claim(igsids: string[]): Promise<{ ids: string[]; claimed: boolean }> {
     const claims = this.account.leases && igsids.length ? await this.account.leases.claim(igsids) : undefined;
-    if (!claims) return igsids;
+    if (!claims) return { ids: igsids, claimed: false };
     const mine = igsids.filter((_, i) => claims[i]);
     if (mine.length < igsids.length) this.options.onSkipped('other_replica', igsids.length - mine.length);
-    return mine;
+    return { ids: mine, claimed: true };
   }
 
   private heldBack(): 'paused' | 'busy' | 'usage' | undefined {
