@@ -191,7 +191,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
             pausedSeconds,
             latestUsage: () => guard.latestUsage(),
             busy: () => accountSlots.inFlight >= maxConcurrencyPerAccount,
-            leases: replicas ? new RefreshLeases(replicas.link, namespace, refreshTiming(policy.ttlMs).leadMs) : undefined,
+            leases: replicas ? new RefreshLeases(replicas.link, namespace, refreshTiming(policy.ttlMs).leadMs / 2) : undefined,
           },
           {
             ...r,

@@ -9,9 +9,10 @@ return 1`;
 
 /**
  * Which replica refreshes an active contact ahead: the first to claim `<namespace>:refresh:<igsid>`
- * (SET NX PX, for the refresh lead time). The lease is kept after the refresh: the profile is fresh
- * again by the time it lapses, so the other replicas find nothing due. Every call is bounded by
- * REDIS_TIMEOUT_MS; when Redis does not answer, the caller refreshes alone.
+ * (SET NX PX, for half the refresh lead time). The lease is kept after the refresh: the profile is
+ * fresh again by the time it lapses, so the other replicas find nothing due; a replica that dies
+ * holding it delays that refresh by half the lead time, still before the profile stops being fresh.
+ * Every call is bounded by REDIS_TIMEOUT_MS; when Redis does not answer, the caller refreshes alone.
  */
 export class RefreshLeases {
   constructor(
