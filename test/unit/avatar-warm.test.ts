@@ -120,7 +120,7 @@ describe('AvatarService.warm (what refresh-ahead calls)', () => {
     await h.service.close();
   });
 
-  it('fetches nothing while the account has no headroom (paused, usage), and keeps the cached picture when the CDN fails', async () => {
+  it('fetches nothing while the account has no headroom (paused, usage); keeps the cached picture when the CDN fails or the host is not allowed', async () => {
     const h = setup();
     h.person('1', 'a1');
     const before = await h.service.get(h.account, '1');
@@ -132,6 +132,10 @@ describe('AvatarService.warm (what refresh-ahead calls)', () => {
 
     h.service.warm(h.account, [h.person('1', 'down1')], undefined);
     await waitFor(async () => (await h.warms('failed')) === 1);
+    expect((await h.service.get(h.account, '1')).etag).toBe(before.etag);
+    // Only allowed hosts, as always: a picture elsewhere is never requested.
+    h.service.warm(h.account, [{ id: '1', profile_pic: `http://localhost:${new URL(base).port}/elsewhere.png?oe=7FFFFFFF` }], undefined);
+    await waitFor(async () => (await h.warms('failed')) === 2);
     expect((await h.service.get(h.account, '1')).etag).toBe(before.etag);
     await h.service.close();
     h.service.warm(h.account, [h.person('1', 'b1')], undefined);
