@@ -17,6 +17,7 @@ import { createCacheStore, type CacheStore } from './profiles/cache-store.js';
 import { CrmRedis } from './profiles/crm-redis.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { Readiness } from './readiness.js';
+import { isPlaceholderId } from './health.js';
 import { createTelemetry, registerHttpTracing } from './telemetry.js';
 import { AccountTokens } from './tokens/index.js';
 import { UpstreamFailureLog } from './upstream-log.js';
@@ -104,7 +105,6 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     }),
   );
   const accounts = new AccountRegistry(profiles);
-  readiness.relearn(accounts, (standIn) => readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health })));
 
   // Fastify's per-request info lines would dominate the log under load; one line per request instead (info with ACCESS_LOG).
   const app: FastifyInstance = Fastify({
@@ -153,7 +153,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     );
   });
   registerPlayground(app, { enabled: config.server.playground });
-  const avatars = registerAvatars(app, {
+  const { links: avatars, service: avatarService } = registerAvatars(app, {
     config,
     accounts,
     secrets: profiles.map((account, i) => ({ id: account.id, ...credentials[i]! })),
@@ -161,11 +161,29 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     store,
     metrics,
     logger,
+    replicas: replicas && {
+      changed: (account, igsids) => replicas.invalidation.changed(account, igsids),
+      onChanged: (listener) => replicas.link.onMessage((message) => message.t === 'drop' && listener(message.account, message.ids)),
+    },
   });
   await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
-  for (const account of profiles) account.refreshAhead?.start();
+  // Refresh-ahead re-reads active contacts' profiles, and their cached pictures follow.
+  const startRefreshAhead = (account: AccountProfiles) => {
+    if (!account.refreshAhead) return;
+    account.refreshAhead.onRefreshed = (refreshed, heldBack) => avatarService.warm(account, refreshed, heldBack);
+    account.refreshAhead.start();
+  };
+  for (const account of profiles) startRefreshAhead(account);
+  // An account rebuilt under its real id (a late /me) takes over refresh-ahead from its stand-in.
+  readiness.relearn(accounts, async (standIn) => {
+    const account = await readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health }));
+    if (isPlaceholderId(account.id)) return account;
+    await standIn.refreshAhead?.close();
+    if (!closing) startRefreshAhead(account);
+    return account;
+  });
 
   return {
     app,
@@ -183,7 +201,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       const closed = app.close();
       connections.dropUnanswered();
       await closed;
-      await Promise.all(profiles.map((account) => account.refreshAhead?.close()));
+      await Promise.all(accounts.list().map((account) => account.refreshAhead?.close()));
       await replicas?.link.close();
       await store?.close();
       crmRedis?.close();

@@ -162,7 +162,7 @@ export class Metrics {
 
   readonly refreshAheadSkipped = new Counter({
     name: 'igpg_refresh_ahead_skipped_total',
-    help: 'Profiles due for refresh-ahead but not refreshed, by account and reason (usage: at or over REFRESH_AHEAD_MAX_USAGE_PERCENT; paused; busy: lookups hold every upstream slot of the account; tick_limit: over REFRESH_AHEAD_MAX_IDS_PER_TICK, left to the next tick).',
+    help: 'Profiles due for refresh-ahead but not refreshed, by account and reason (usage: at or over REFRESH_AHEAD_MAX_USAGE_PERCENT; paused; busy: lookups hold every upstream slot of the account; tick_limit: over REFRESH_AHEAD_MAX_IDS_PER_TICK, left to the next tick; other_replica: another replica claimed it).',
     labelNames: ['account', 'reason'] as const,
     registers: [this.registry],
   });

@@ -446,6 +446,13 @@ export const SETTINGS = {
     default: '64',
     schema: int(1, 10_000),
   }),
+  AVATAR_WARM_CONCURRENCY: setting({
+    group: 'avatars',
+    key: 'warmConcurrency',
+    meaning: 'Pictures fetched ahead at the same time (part of `AVATAR_MAX_CONCURRENT_FETCHES`): when refresh-ahead re-reads an active contact whose cached picture changed URL or expires before the next refresh, the new bytes are fetched in the background (at most 1000 waiting; more are dropped and counted). `0` turns it off.',
+    default: '4',
+    schema: int(0, 1000),
+  }),
   MAX_IDS_PER_QUERY: setting({
     group: 'limits',
     key: 'idsPerQuery',

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BUSINESS_ID, startSimulator } from '../src/simulator/index.js';
 import { metric, waitForMetric } from './support/metrics.js';
+import { freePort } from './support/process.js';
 import { igsids, startStack, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';
 import { deliver, messageItem, WEBHOOK_ENV } from './support/webhook.js';
@@ -10,29 +12,29 @@ const active = igsids(60, 7100);
 const inactive = igsids(20, 7300);
 const QUERY = 'query ($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ env: { ...WEBHOOK_ENV, PROFILE_TTL_SECONDS: String(TTL_SECONDS), CACHE_KEY_PREFIX: `refresh-ahead-${process.pid}` } });
-  // 60 people message now; 20 last messaged 8 days ago (past REFRESH_AHEAD_ACTIVE_SECONDS' 7 days).
-  const now = Date.now();
-  const items = [...active.map((id, i) => messageItem(id, `ra-a-${i}`, now)), ...inactive.map((id, i) => messageItem(id, `ra-i-${i}`, now - 8 * DAY))];
-  expect(await deliver(stack.url, items)).toBe(200);
-  await waitForMetric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 80);
-});
-afterAll(async () => {
-  await stack?.close();
-});
-
-/** Profile lookups the cache could not answer fresh (stale, partial, miss) so far. */
-async function notFresh(): Promise<number> {
-  let sum = 0;
-  for (const layer of ['memory', 'redis']) {
-    for (const result of ['stale', 'partial', 'miss']) sum += await metric(stack.url, 'igpg_cache_lookups_total', { layer, result });
-  }
-  return sum;
-}
-
 describe('refresh-ahead of active contacts (end to end)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { ...WEBHOOK_ENV, PROFILE_TTL_SECONDS: String(TTL_SECONDS), CACHE_KEY_PREFIX: `refresh-ahead-${process.pid}` } });
+    // 60 people message now; 20 last messaged 8 days ago (past REFRESH_AHEAD_ACTIVE_SECONDS' 7 days).
+    const now = Date.now();
+    const items = [...active.map((id, i) => messageItem(id, `ra-a-${i}`, now)), ...inactive.map((id, i) => messageItem(id, `ra-i-${i}`, now - 8 * DAY))];
+    expect(await deliver(stack.url, items)).toBe(200);
+    await waitForMetric(stack.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 80);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** Profile lookups the cache could not answer fresh (stale, partial, miss) so far. */
+  async function notFresh(): Promise<number> {
+    let sum = 0;
+    for (const layer of ['memory', 'redis']) {
+      for (const result of ['stale', 'partial', 'miss']) sum += await metric(stack.url, 'igpg_cache_lookups_total', { layer, result });
+    }
+    return sum;
+  }
+
   it('keeps 60 active contacts fresh for two TTLs with batched reads, and leaves inactive ones alone', async () => {
     stack.sim.resetCalls();
     const readsBefore = await metric(stack.url, 'igpg_refresh_ahead_profiles_total', { result: 'ok' });
@@ -83,5 +85,28 @@ describe('refresh-ahead of active contacts (end to end)', () => {
     const readsBefore = await metric(stack.url, 'igpg_refresh_ahead_profiles_total', { result: 'ok' });
     expect((await stack.gql(QUERY, { ids: igsids(1, 7501) })).errors).toBeUndefined();
     await waitForMetric(stack.url, 'igpg_refresh_ahead_profiles_total', { result: 'ok' }, readsBefore + 60, { timeout: 20_000 });
+  });
+});
+
+describe('refresh-ahead of an account whose id was learned late', () => {
+  it('starts once /me answers and the account is rebuilt under its real id', { timeout: 60_000 }, async () => {
+    // Meta is unreachable at start: the account serves under a stand-in id until /me answers.
+    const port = await freePort();
+    const late = await startStack({
+      env: { ...WEBHOOK_ENV, INSTAGRAM_GRAPH_URL: `http://127.0.0.1:${port}`, GRAPH_MAX_RETRIES: '0', PROFILE_TTL_SECONDS: '2', CACHE_KEY_PREFIX: `refresh-late-${process.pid}` },
+    });
+    const sim = await startSimulator({ port });
+    try {
+      expect(late.gateway.accounts.only()!.id).toMatch(/^token-/);
+      await waitFor(() => late.gateway.accounts.only()?.id === DEFAULT_BUSINESS_ID, { timeout: 30_000, what: 'the real account id' });
+      const people = igsids(10, 7600);
+      expect(await deliver(late.url, people.map((id, i) => messageItem(id, `ra-late-${i}`, Date.now())))).toBe(200);
+      await waitForMetric(late.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 10, { timeout: 20_000 });
+      // Fresh for 2 s: refresh-ahead of the rebuilt account re-reads all ten before that ends.
+      await waitForMetric(late.url, 'igpg_refresh_ahead_profiles_total', { account: DEFAULT_BUSINESS_ID, result: 'ok' }, 10, { timeout: 20_000 });
+    } finally {
+      await late.close();
+      await sim.close();
+    }
   });
 });

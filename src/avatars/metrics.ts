@@ -7,6 +7,7 @@ export class AvatarMetrics {
   readonly placeholders: Counter<'account' | 'reason'>;
   readonly bytesServed: Counter<'account' | 'source'>;
   readonly cdnFetches: Counter<'account' | 'outcome'>;
+  readonly warms: Counter<'account' | 'result'>;
 
   constructor(metrics: Metrics, memoryBytes: () => number) {
     const registers = [metrics.registry];
@@ -32,6 +33,12 @@ export class AvatarMetrics {
       name: 'igpg_avatar_cdn_fetches_total',
       help: 'Picture fetches from the CDN by outcome (ok, forbidden, not_found, http_error, network_error, timeout, too_large, not_image, redirect_refused, host_refused: never requested).',
       labelNames: ['account', 'outcome'],
+      registers,
+    });
+    this.warms = new Counter({
+      name: 'igpg_avatar_warms_total',
+      help: 'Pictures of profiles refresh-ahead re-read, by what warming did (fetched: new bytes cached ahead; failed: the CDN fetch failed, the cached picture stays; current: nothing to do; not_cached: nobody asked for the picture; busy: AVATAR_MAX_CONCURRENT_FETCHES reached; dropped: over the warm queue limit; paused, usage: no headroom, like the profile refresh).',
+      labelNames: ['account', 'result'],
       registers,
     });
     new Gauge({

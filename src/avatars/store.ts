@@ -11,6 +11,8 @@ export interface StoredAvatar {
   etag: string;
   /** Epoch ms: never served after this. */
   expiresAt: number;
+  /** Digest of the `profile_pic` URL the bytes came from (pictures only): refresh-ahead re-fetches when it changes. */
+  picture?: string;
 }
 
 /** Overhead counted per entry on top of its bytes (key, object, LRU slots; measured about 800 bytes), so the bound holds for tiny entries too. */
@@ -32,6 +34,7 @@ const RedisValue = z.object({
   b64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/),
   etag: z.string().regex(/^"[A-Za-z0-9_-]{1,64}"$/),
   expiresAt: z.number().int().positive(),
+  picture: z.string().regex(/^[A-Za-z0-9_-]{22}$/).optional(),
 });
 
 /**
@@ -69,7 +72,8 @@ export class AvatarStore {
     if (!value.success || value.data.expiresAt <= now) return undefined;
     const bytes = Buffer.from(value.data.b64, 'base64');
     if (bytes.length === 0 || bytes.length > this.options.maxValueBytes) return undefined;
-    const avatar: StoredAvatar = { source: value.data.source, contentType: value.data.contentType, bytes, etag: value.data.etag, expiresAt: value.data.expiresAt };
+    const { source, contentType, etag, expiresAt, picture } = value.data;
+    const avatar: StoredAvatar = { source, contentType, bytes, etag, expiresAt, ...(picture ? { picture } : {}) };
     this.remember(key, avatar);
     return avatar;
   }
@@ -80,6 +84,11 @@ export class AvatarStore {
     this.remember(key, avatar);
     const { bytes, ...rest } = avatar;
     await this.options.shared?.setRemote(key, JSON.stringify({ ...rest, b64: bytes.toString('base64') }), ttl);
+  }
+
+  /** Drops memory copies (another replica stored newer bytes in Redis). */
+  forgetMemory(keys: readonly string[]): void {
+    for (const key of keys) this.memory?.delete(key);
   }
 
   close(): void {

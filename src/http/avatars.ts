@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccountRegistry } from '../accounts.js';
 import { AvatarLinks, type AccountSecrets } from '../avatars/links.js';
 import { AvatarMetrics } from '../avatars/metrics.js';
-import { AvatarService, PLACEHOLDER_TTL_MS } from '../avatars/service.js';
+import { AvatarService, PLACEHOLDER_TTL_MS, type AvatarReplicas } from '../avatars/service.js';
 import { AvatarStore } from '../avatars/store.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -27,13 +27,16 @@ export interface AvatarDeps {
   metrics: Metrics;
   logger: Logger;
   clock?: Clock;
+  /** With replicas: pictures warmed on one replica replace the others' memory copies. */
+  replicas?: AvatarReplicas | undefined;
 }
 
 /**
  * `GET /avatars/<account>/<igsid>.<signature>`: the person's picture bytes (or a placeholder),
- * for a plain `<img src>`: no API key, no headers. Returns the link signer for `avatarUrl`.
+ * for a plain `<img src>`: no API key, no headers. Returns the link signer for `avatarUrl`, and the
+ * service (refresh-ahead warms pictures through it).
  */
-export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): AvatarLinks {
+export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): { links: AvatarLinks; service: AvatarService } {
   const { config, metrics, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const settings = config.avatars;
@@ -51,12 +54,18 @@ export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): AvatarL
     cdn: { allowedHosts: [...settings.allowedHosts, ...(deps.extraHosts ?? [])], maxBytes: settings.maxBytes, timeoutMs: settings.fetchTimeoutMs },
     keyPrefix: config.cache.keyPrefix,
     maxConcurrent: settings.maxConcurrentFetches,
+    warmConcurrency: settings.warmConcurrency,
+    refreshHorizonMs: config.cache.ttlMs,
     fallbackTtlMs: config.cache.ttlMs,
     clock,
     metrics: avatarMetrics,
     logger,
+    replicas: deps.replicas,
   });
-  app.addHook('onClose', async () => store.close());
+  app.addHook('onClose', async () => {
+    await service.close();
+    store.close();
+  });
 
   app.get<{ Params: { account: string; file: string } }>('/avatars/:account/:file', async (request, reply) => {
     const { account: accountId, file } = request.params;
@@ -80,7 +89,7 @@ export function registerAvatars(app: FastifyInstance, deps: AvatarDeps): AvatarL
     avatarMetrics.bytesServed.inc({ account: account.id, source: avatar.source }, avatar.bytes.length);
     return reply.send(avatar.bytes);
   });
-  return links;
+  return { links, service };
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {

@@ -17,11 +17,12 @@ import { createInteractionLog, type InteractionLog } from './interactions.js';
 import type { ProfileSource } from './source.js';
 import { createCommenterLog, type CommenterLog } from './commenters.js';
 import { createContactLog, type ContactLog } from './contacts.js';
-import { RefreshAhead } from './refresh-ahead.js';
+import { RefreshAhead, refreshTiming } from './refresh-ahead.js';
 import { GRAPH_FIELDS } from '../graph/profile.js';
 import type { CrmRedis } from './crm-redis.js';
 import { SharedAccountState } from '../replicas/account-state.js';
 import { SharedFlight } from '../replicas/flight.js';
+import { RefreshLeases } from '../replicas/refresh-leases.js';
 import type { Replicas } from '../replicas/index.js';
 
 /** Everything that reads profiles for one business account: its own token, groups and cache keys. */
@@ -191,6 +192,7 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
             pausedSeconds,
             latestUsage: () => guard.latestUsage(),
             busy: () => accountSlots.inFlight >= maxConcurrencyPerAccount,
+            leases: replicas ? new RefreshLeases(replicas.link, namespace, refreshTiming(policy.ttlMs).leadMs / 2) : undefined,
           },
           {
             ...r,

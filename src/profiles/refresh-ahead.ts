@@ -2,10 +2,14 @@ import type { Clock, ClockTimer } from '../clock.js';
 import type { GatewayErrorCode } from '../graph/outcomes.js';
 import { backgroundTrace } from '../telemetry-background.js';
 import type { Contact, ContactLog } from './contacts.js';
-import { freshUntil, type CacheEntry, type FreshnessPolicy } from './entry.js';
+import type { GraphProfile } from '../graph/profile.js';
+import { freshUntil, profileFrom, type CacheEntry, type FreshnessPolicy } from './entry.js';
 import { MAX_IDS_PER_ROUND_TRIP } from './source.js';
 
-export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit';
+export type RefreshSkipReason = 'usage' | 'paused' | 'busy' | 'tick_limit' | 'other_replica';
+
+/** Told after each group: the profiles just re-read (name, username, picture), and whether headroom is gone. */
+export type RefreshedListener = (profiles: GraphProfile[], heldBack: 'paused' | 'usage' | undefined) => void;
 
 /** The latest usage percentage Meta reported for an account, and when (epoch ms). */
 export interface LatestUsage {
@@ -25,6 +29,14 @@ export interface RefreshAheadAccount {
   latestUsage(): LatestUsage | undefined;
   /** True while every upstream slot of the account is taken: lookups may be waiting for one. */
   busy(): boolean;
+  /**
+   * With replicas: claims these ids for this replica (true per id it may refresh; undefined when
+   * the claim could not be made: refresh alone), and gives back claims it will not use.
+   */
+  leases?: {
+    claim(igsids: readonly string[]): Promise<boolean[] | undefined>;
+    release(igsids: readonly string[]): Promise<void>;
+  };
 }
 
 export interface RefreshAheadOptions {
@@ -47,6 +59,7 @@ export interface RefreshAheadOptions {
 /** A usage figure older than this no longer holds refresh-ahead back: the next group brings a new one. */
 export const USAGE_FIGURE_MAX_AGE_MS = 10 * 60_000;
 const SCAN_PAGE = 500;
+const PICTURE_FIELDS = ['name', 'username', 'profile_pic'] as const;
 
 /** How early before its freshness ends a profile is refreshed, and how often an account is examined. */
 export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: number } {
@@ -62,7 +75,8 @@ export function refreshTiming(ttlMs: number): { leadMs: number; intervalMs: numb
  * paused or its usage is at the limit (what was due is counted as skipped and seen again next tick). A
  * failed read is tried again after the lead time, not every tick.
  * Contacts with nothing cached, or a remembered refusal, are left to lookups.
- * Single process: with several replicas each one refreshes (no shared lease yet).
+ * With several replicas, the due ids are claimed first (`leases`): an id another replica claimed is
+ * skipped, so each refresh is done once.
  */
 export class RefreshAhead {
   private readonly leadMs: number;
@@ -72,6 +86,8 @@ export class RefreshAhead {
   private closed = false;
   /** Ids whose last refresh failed → when they may be tried again (at most `scanLimit` remembered). */
   private readonly failed = new Map<string, number>();
+  /** Set by the app: pictures are warmed from here (profiles/ knows nothing of avatars). */
+  onRefreshed: RefreshedListener | undefined;
 
   constructor(
     private readonly account: RefreshAheadAccount,
@@ -105,12 +121,15 @@ export class RefreshAhead {
   /** One pass: find what is due, refresh it while there is headroom. */
   async tick(): Promise<void> {
     const due = await this.due();
-    const taken = due.slice(0, this.options.maxIdsPerTick);
-    if (due.length > taken.length) this.options.onSkipped('tick_limit', due.length - taken.length);
+    const first = due.slice(0, this.options.maxIdsPerTick);
+    if (due.length > first.length) this.options.onSkipped('tick_limit', due.length - first.length);
+    // Nothing is claimed while nothing may go out (a pause lasts many ticks).
+    const { ids: taken, claimed } = this.closed || this.heldBack() ? { ids: first, claimed: false } : await this.claim(first);
     for (let i = 0; i < taken.length; i += MAX_IDS_PER_ROUND_TRIP) {
       const held = this.closed ? undefined : this.heldBack();
       if (this.closed || held) {
         if (held) this.options.onSkipped(held, taken.length - i);
+        if (claimed) await this.account.leases?.release(taken.slice(i));
         return;
       }
       const group = taken.slice(i, i + MAX_IDS_PER_ROUND_TRIP);
@@ -122,10 +141,32 @@ export class RefreshAhead {
         if (result !== 'ok' && this.failed.size < this.options.scanLimit) this.failed.set(igsid, this.options.clock.now() + this.leadMs);
       }
       for (const [result, count] of counts) this.options.onRead(result, count);
+      await this.tell(group.filter((igsid) => results.get(igsid) === 'ok'));
     }
   }
 
-  private heldBack(): RefreshSkipReason | undefined {
+  /** Hands the profiles just stored to `onRefreshed` (read back from the cache, no upstream call). */
+  private async tell(igsids: string[]): Promise<void> {
+    if (!this.onRefreshed || !igsids.length) return;
+    const entries = await this.account.entries(igsids);
+    const profiles = igsids.flatMap((igsid, i) => {
+      const entry = entries[i];
+      return entry && !entry.negative ? [profileFrom(entry, igsid, PICTURE_FIELDS)] : [];
+    });
+    const held = this.heldBack();
+    this.onRefreshed(profiles, held === 'busy' ? undefined : held);
+  }
+
+  /** The ids this replica refreshes: all of them alone or when Redis does not answer; else those it claimed. */
+  private async claim(igsids: string[]): Promise<{ ids: string[]; claimed: boolean }> {
+    const claims = this.account.leases && igsids.length ? await this.account.leases.claim(igsids) : undefined;
+    if (!claims) return { ids: igsids, claimed: false };
+    const mine = igsids.filter((_, i) => claims[i]);
+    if (mine.length < igsids.length) this.options.onSkipped('other_replica', igsids.length - mine.length);
+    return { ids: mine, claimed: true };
+  }
+
+  private heldBack(): 'paused' | 'busy' | 'usage' | undefined {
     if (this.account.pausedSeconds() > 0) return 'paused';
     if (this.account.busy()) return 'busy';
     const usage = this.account.latestUsage();

@@ -25,11 +25,14 @@ class FakeUpstream implements ProfileSource {
   calls: string[][] = [];
   refuse = new Set<string>();
   down = false;
+  /** Called on each load (a test changes the world while a group is in flight). */
+  onLoad: (() => void) | undefined;
   /** `profile_pic` URLs whose CDN expiry (`oe=`) is this many ms after the read; none when undefined. */
   picLifetimeMs: number | undefined;
   constructor(private readonly clock: ManualClock) {}
   async load(group: readonly string[], _fields: readonly GraphField[]): Promise<Map<string, ProfileOutcome>> {
     this.calls.push([...group]);
+    this.onLoad?.();
     return new Map(group.map((id): [string, ProfileOutcome] => [id, this.down ? { ok: false, failure: unavailable } : this.refuse.has(id) ? { ok: false, failure: consent } : { ok: true, profile: { id, name: `n${this.calls.length}`, ...this.pic() } }]));
   }
   private pic() {
@@ -39,7 +42,34 @@ class FakeUpstream implements ProfileSource {
   }
 }
 
-async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {}) {
+/** Stands in for RefreshLeases: one Redis shared by replicas, leases lapsing on the manual clock; `down`: no answer. */
+class FakeLeases {
+  readonly held = new Map<string, { owner: string; until: number }>();
+  down = false;
+  /** Every replica's clock reads the same time (they advance together). */
+  clock: ManualClock | undefined;
+  private now(): number {
+    return this.clock!.now();
+  }
+  for(owner: string) {
+    return {
+      claim: async (igsids: readonly string[]) => {
+        if (this.down) return undefined;
+        return igsids.map((igsid) => {
+          const lease = this.held.get(igsid);
+          if (lease && lease.until > this.now()) return false;
+          this.held.set(igsid, { owner, until: this.now() + refreshTiming(TTL).leadMs });
+          return true;
+        });
+      },
+      release: async (igsids: readonly string[]) => {
+        for (const igsid of igsids) if (this.held.get(igsid)?.owner === owner) this.held.delete(igsid);
+      },
+    };
+  }
+}
+
+async function setup(options: { scanLimit?: number; maxIdsPerTick?: number; leases?: ReturnType<FakeLeases['for']> } = {}) {
   const clock = new ManualClock();
   const metrics = new Metrics();
   const logger = createLogger({ level: 'silent' });
@@ -60,6 +90,7 @@ async function setup(options: { scanLimit?: number; maxIdsPerTick?: number } = {
       pausedSeconds: () => paused,
       latestUsage: () => usage,
       busy: () => busy,
+      leases: options.leases,
     },
     {
       activeMs: 7 * DAY,
@@ -252,6 +283,81 @@ describe('refresh-ahead of active contacts (manual clock)', () => {
     h.upstream.down = false;
     await h.clock.advance(leadMs + intervalMs);
     expect(asked().length).toBe(tries + 1);
+    await h.refresh.close();
+  });
+
+  it('with replicas, an id another replica claimed is skipped (other_replica): two replicas refresh each contact once, not twice', async () => {
+    const leases = new FakeLeases();
+    const first = await setup({ leases: leases.for('a') });
+    const second = await setup({ leases: leases.for('b') });
+    // Both replicas see the same contacts due at the same moments (their clocks start and advance together).
+    leases.clock = first.clock;
+    expect(second.clock.now()).toBe(first.clock.now());
+    const active = ids(60);
+    await first.interacted(active, 1);
+    await second.interacted(active, 1);
+    const askedFirst = first.askedSince();
+    const askedSecond = second.askedSince();
+    first.refresh.start();
+    second.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    for (let t = 0; t < TTL - leadMs + intervalMs; t += intervalMs) {
+      await first.clock.advance(intervalMs);
+      await second.clock.advance(intervalMs);
+    }
+    const refreshed = [...askedFirst().flat(), ...askedSecond().flat()];
+    expect(refreshed.sort()).toEqual([...active].sort());
+    expect((first.skipped.other_replica ?? 0) + (second.skipped.other_replica ?? 0)).toBeGreaterThanOrEqual(60);
+    await first.refresh.close();
+    await second.refresh.close();
+  });
+
+  it('with replicas, Redis not answering means refreshing alone; claims a pause holds back are given back', async () => {
+    const leases = new FakeLeases();
+    const h = await setup({ leases: leases.for('a') });
+    leases.clock = h.clock;
+    const active = ids(10);
+    await h.interacted(active, 1);
+    leases.down = true;
+    const asked = h.askedSince();
+    h.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    await h.clock.advance(TTL - leadMs + intervalMs);
+    expect(asked().flat().sort()).toEqual([...active].sort());
+    expect(h.skipped.other_replica).toBeUndefined();
+
+    await h.refresh.close();
+
+    // 60 due at once: the account is paused while the first group is in flight; the second group's claims are given back.
+    const other = new FakeLeases();
+    const p = await setup({ leases: other.for('a') });
+    other.clock = p.clock;
+    await p.interacted(ids(60, 100), 1);
+    p.upstream.onLoad = () => p.pause(60);
+    const sent = p.askedSince();
+    p.refresh.start();
+    await p.clock.advance(TTL - leadMs + intervalMs);
+    expect(sent().map((group) => group.length)).toEqual([50]);
+    expect(p.skipped.paused).toBeGreaterThanOrEqual(10);
+    expect(new Set(other.held.keys())).toEqual(new Set(sent()[0]));
+    await p.refresh.close();
+  });
+
+  it('tells onRefreshed the profiles of each group it re-read (read back from the cache: no extra upstream call)', async () => {
+    const h = await setup();
+    const active = ids(3);
+    h.upstream.picLifetimeMs = 5 * DAY;
+    await h.interacted(active, 1);
+    h.upstream.refuse.add(active[2]!);
+    const told: Array<{ ids: string[]; pics: boolean; held: string | undefined }> = [];
+    h.refresh.onRefreshed = (profiles, held) => told.push({ ids: profiles.map((p) => p.id).sort(), pics: profiles.every((p) => typeof p.profile_pic === 'string'), held });
+    const asked = h.askedSince();
+    h.refresh.start();
+    const { leadMs, intervalMs } = refreshTiming(TTL);
+    await h.clock.advance(TTL - leadMs + intervalMs);
+    expect(asked()).toHaveLength(1);
+    // The refused id is not told; the others come with their new picture URL.
+    expect(told).toEqual([{ ids: active.slice(0, 2), pics: true, held: undefined }]);
     await h.refresh.close();
   });
 });
