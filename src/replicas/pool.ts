@@ -101,6 +101,8 @@ export class PooledFetcher implements GroupFetcher {
     }
     if (typeof reply !== 'string' || reply === '') {
       answer.cancel();
+      // No reply in time: the JOIN may still have opened a pool that nobody would collect.
+      if (reply === undefined) void this.abandon(key, group);
       return this.inner.fetchGroup(ids, fields);
     }
     this.count('pool_joined');
@@ -135,6 +137,12 @@ export class PooledFetcher implements GroupFetcher {
       // Announced even when the pool could not be closed: whoever joined it then fetches at once.
       void this.announce(group, groups, ids, outcomes, fields);
     }
+  }
+
+  /** Closes the pool if this group opened it after all, telling whoever joined to fetch themselves. */
+  private async abandon(key: string, group: string): Promise<void> {
+    const closed = await this.link.run((redis) => redis.eval(CLOSE, { keys: [key], arguments: [group] }));
+    await this.announce(group, parseJoiners(closed).map((joiner) => joiner.group), [], new Map(), []);
   }
 
   private async announce(pool: string, groups: string[], own: string[], outcomes: Map<string, ProfileOutcome>, fields: GraphField[]): Promise<void> {
