@@ -129,15 +129,20 @@ export class ProfileBatcher implements ProfileSource {
     if (this.queue.size > 0 && !this.timer) this.wakeAt(this.oldest() + this.options.windowMs);
   }
 
-  /** A timer fired or a trip finished: send the partial group if it has gathered and may go. */
-  private flush(): void {
+  /**
+   * A timer fired or a trip finished: send the partial group if it has gathered and may go. A timer
+   * that fired more than a window late says the process was busy, not that lookups stopped: those
+   * waiting to be read get one more window (still within the round-trip bound).
+   */
+  private flush(late = false): void {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.size === 0) return;
     const now = this.clock.now();
     const { windowMs, maxPartialWaitMs } = this.options;
     const oldest = this.oldest();
-    const gathered = Math.min(this.lastArrival + windowMs, oldest + Math.max(windowMs, Math.min(this.tripMs, maxPartialWaitMs)));
+    const bound = oldest + Math.max(windowMs, Math.min(this.tripMs, maxPartialWaitMs));
+    const gathered = Math.min(late ? now + windowMs : this.lastArrival + windowMs, bound);
     const waitEnds = oldest + windowMs + maxPartialWaitMs;
     if (now < gathered) this.wakeAt(gathered);
     else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds) this.send(true);
@@ -151,10 +156,11 @@ export class ProfileBatcher implements ProfileSource {
   }
 
   private wakeAt(at: number): void {
+    const due = Math.max(at, this.clock.now());
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      this.flush();
-    }, Math.max(0, at - this.clock.now()));
+      this.flush(this.clock.now() - due > this.options.windowMs);
+    }, due - this.clock.now());
   }
 
   private send(partial: boolean): void {

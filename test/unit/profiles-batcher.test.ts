@@ -217,4 +217,20 @@ describe('ProfileBatcher dispatch under bursts (issue 16, P2)', () => {
     expect(trips.trips.length).toBeLessThanOrEqual(7);
     expect(trips.trips.reduce((sum, trip) => sum + trip.size, 0)).toBe(200);
   });
+  it('a timer that fires late (a busy process) does not send a lone lookup: the lookups read meanwhile join it', async () => {
+    const trips = timedFetcher(40);
+    // Timers fire `lag` ms after they fall due, as in a process busy parsing a burst of requests.
+    let lag = 0;
+    const laggy = { now: () => clock.now() + lag, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const b = new ProfileBatcher(trips, { ...options, clock: laggy });
+    await warm(b);
+    trips.trips.length = 0;
+    track(b.load(['1'], FIELDS));
+    lag = 10;
+    await clock.advance(2);
+    expect(trips.trips).toEqual([]);
+    for (const id of ids(49, 2)) track(b.load([id], FIELDS));
+    await clock.advance(0);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([50]);
+  });
 });
