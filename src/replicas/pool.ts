@@ -122,34 +122,38 @@ export class PooledFetcher implements GroupFetcher {
     const closed = await this.link.run((redis) => redis.eval(CLOSE, { keys: [key], arguments: [group] }));
     const joiners = parseJoiners(closed);
     const all = new Set(ids);
+    const carried = new Set<string>();
     const groups: string[] = [];
     for (const joiner of joiners) {
       groups.push(joiner.group);
       if (all.size + joiner.ids.length > MAX_IDS_PER_ROUND_TRIP) continue; // only a tampered pool: the joiner fetches itself
-      for (const igsid of joiner.ids) all.add(igsid);
+      for (const igsid of joiner.ids) {
+        all.add(igsid);
+        carried.add(igsid);
+      }
     }
     let outcomes = new Map<string, ProfileOutcome>();
     try {
       outcomes = await this.inner.fetchGroup([...all], fields);
       return outcomes;
     } finally {
-      // Also when the fetch threw: joined groups hear there is nothing for them and fetch at once.
-      // Announced even when the pool could not be closed: whoever joined it then fetches at once.
-      void this.announce(group, groups, ids, outcomes, fields);
+      // Also when the fetch threw or the pool could not be closed: whoever joined then fetches at once.
+      void this.announce(group, groups, carried, outcomes, fields);
     }
   }
 
   /** Closes the pool if this group opened it after all, telling whoever joined to fetch themselves. */
   private async abandon(key: string, group: string): Promise<void> {
     const closed = await this.link.run((redis) => redis.eval(CLOSE, { keys: [key], arguments: [group] }));
-    await this.announce(group, parseJoiners(closed).map((joiner) => joiner.group), [], new Map(), []);
+    await this.announce(group, parseJoiners(closed).map((joiner) => joiner.group), new Set(), new Map(), []);
   }
 
-  private async announce(pool: string, groups: string[], own: string[], outcomes: Map<string, ProfileOutcome>, fields: GraphField[]): Promise<void> {
-    const mine = new Set(own);
+  /** Tells the joined `groups` the answers for the ids `carried` for them (at most one trip's). */
+  private async announce(pool: string, groups: string[], carried: ReadonlySet<string>, outcomes: Map<string, ProfileOutcome>, fields: GraphField[]): Promise<void> {
     const announced: Array<{ id: string; outcome: FlightOutcome }> = [];
-    for (const [igsid, outcome] of outcomes) {
-      const message = !mine.has(igsid) && toMessage(outcome);
+    for (const igsid of carried) {
+      const outcome = outcomes.get(igsid);
+      const message = outcome && toMessage(outcome);
       if (message) announced.push({ id: igsid, outcome: message });
     }
     const message = { t: 'pool' as const, account: this.options.account, pool, groups, fields, outcomes: announced.slice(0, MAX_IDS_PER_ROUND_TRIP) };
