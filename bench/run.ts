@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
+import { replicaRows } from './replicas.js';
 
 const UPSTREAM_LATENCY_MS = 40;
 const WARM_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -221,42 +222,21 @@ async function main() {
         await warmPages(name, server!, sim, people);
       }
     }
-    for (const coordination of replicaRuns) await replicaRows(sim, `${prefix}${coordination ? 'c' : 'u'}`, coordination);
+    const replicaBench = {
+      sim,
+      rounds: ROUNDS,
+      start: (env: Record<string, string>) => startGateway(sim, { REDIS_URL, ...env }),
+      post,
+      coldIds,
+      record,
+      hotRepeat: (name: string, server: Server, id: string) => hotRepeat(name, server, sim, id),
+    };
+    for (const coordination of replicaRuns) await replicaRows(replicaBench, `${prefix}${coordination ? 'c' : 'u'}`, coordination);
   } finally {
     await Promise.all(benches.map((bench) => bench.server?.stop()));
     await sim.close();
   }
   report();
-}
-
-/** N gateways on one Redis and one simulator, as one "server" whose url is the first replica's. */
-async function startReplicas(sim: Simulator, n: number, env: Record<string, string>): Promise<Server & { urls: string[] }> {
-  const started = await Promise.all(Array.from({ length: n }, () => startGateway(sim, { REDIS_URL, ...env })));
-  // The replicas announce themselves on the bus once connected; give the subscriptions a moment.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  return { url: started[0]!.url, urls: started.map((server) => server.url), stop: async () => void (await Promise.all(started.map((server) => server.stop()))) };
-}
-
-/** R1, R2 and a warm hit (P3) on 3 replicas sharing one Redis and one simulator. */
-async function replicaRows(sim: Simulator, prefix: string, coordination: boolean) {
-  const name = `replicas ×3, Redis, ${coordination ? 'coordinated' : 'uncoordinated (REPLICA_COORDINATION=false)'}`;
-  process.stderr.write(`bench: starting ${name} …\n`);
-  const replicas = await startReplicas(sim, 3, { CACHE_KEY_PREFIX: prefix, REPLICA_COORDINATION: String(coordination) });
-  try {
-    for (let round = 1; round <= ROUNDS; round++) {
-      const [id] = coldIds(1);
-      sim.resetCalls();
-      await Promise.all(replicas.urls.map((url) => post(url, ONE, { id })));
-      record('R1 · one cold id asked on 3 replicas at once (upstream reads)', name, { roundTrips: sim.roundTrips() });
-      const ids = coldIds(200);
-      sim.resetCalls();
-      await Promise.all(ids.map((cold, i) => post(replicas.urls[i % replicas.urls.length]!, ONE, { id: cold })));
-      record('R2 · 200 cold clients round-robin over 3 replicas', name, { roundTrips: sim.roundTrips() });
-      await hotRepeat(name, replicas, sim, id!);
-    }
-  } finally {
-    await replicas.stop();
-  }
 }
 
 function report() {

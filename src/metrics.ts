@@ -141,7 +141,7 @@ export class Metrics {
 
   readonly replicaEvents = new Counter({
     name: 'igpg_replica_events_total',
-    help: 'Coordination between replicas through Redis, by event (claimed, shared: answered by another replica\'s fetch, wait_timeout, not_covered, uncoordinated: Redis unavailable, invalidated, pause_adopted, batch_refusal_adopted, bus_invalid, bus_too_large).',
+    help: 'Coordination between replicas through Redis, by event (claimed, shared: answered by another replica\'s fetch, wait_timeout, not_covered, uncoordinated: Redis unavailable, pool_opened, pool_joined: a partial group pooled into another replica\'s trip, pool_timeout, invalidated, pause_adopted, batch_refusal_adopted, bus_invalid, bus_too_large).',
     labelNames: ['event'] as const,
     registers: [this.registry],
   });

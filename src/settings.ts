@@ -357,6 +357,13 @@ export const SETTINGS = {
     default: '5000',
     schema: int(0, 60_000),
   }),
+  REPLICA_POOL_WINDOW_MS: setting({
+    group: 'cache',
+    key: 'replicaPoolWindowMs',
+    meaning: 'With `REDIS_URL`: how long (milliseconds) a replica about to send a partly filled group to Meta keeps it open in Redis for the other replicas\' partial groups to join (one trip of up to 50 ids instead of one per replica); `0` turns pooling off.',
+    default: '10',
+    schema: int(0, 1000),
+  }),
   PROFILE_TTL_SECONDS: setting({
     group: 'cache',
     key: 'ttlMs',

@@ -133,6 +133,53 @@ describe.runIf(redisOk)('replicas sharing one Redis (3 gateway processes)', () =
     expect(r.sim.calls.filter((call) => call.kind === 'batch')).toHaveLength(0);
   });
 
+  const eventSum = async (r: Replicas, event: string) =>
+    (await Promise.all(r.urls.map((url) => metric(url, 'igpg_replica_events_total', { event })))).reduce((a, b) => a + b, 0);
+
+  it('partial groups of 3 replicas pool into one upstream trip', async () => {
+    // A long pool window so a loaded machine still lands the three groups in it.
+    const r = await replicas(3, { REPLICA_POOL_WINDOW_MS: '1000', REDIS_TIMEOUT_MS: '2000' }, { latencyMs: 20 });
+    const ids = igsids(30, 7900);
+    const parts = [0, 1, 2].map((i) => ids.filter((_, k) => k % 3 === i));
+    const lists = await Promise.all(parts.map((part, i) => r.gql<{ instagramUsers: Array<{ id: string; username: string }> }>(i, LIST, { ids: part })));
+    lists.forEach((list, i) => expect(list.data?.instagramUsers.map((user) => user.id)).toEqual(parts[i]));
+    expect(r.sim.roundTrips()).toBe(1);
+    expect(profileReads(r)).toBe(30);
+    expect(await eventSum(r, 'pool_opened')).toBe(1);
+    expect(await eventSum(r, 'pool_joined')).toBe(2);
+  });
+
+  it('200 cold clients spread round-robin over 3 replicas cost at most 8 upstream round trips, every answer right', async () => {
+    const r = await replicas(3, { REPLICA_POOL_WINDOW_MS: '200', REDIS_TIMEOUT_MS: '2000' }, { latencyMs: 40 });
+    const ids = igsids(200, 20_000);
+    const answers = await Promise.all(ids.map((id, k) => r.gql<{ instagramUser: { id: string; username: string } }>(k % 3, ONE, { id })));
+    answers.forEach((answer, k) => expect(answer.data?.instagramUser).toMatchObject({ id: ids[k] }));
+    console.log(`200 cold clients over 3 replicas: ${r.sim.roundTrips()} round trips (${r.sim.calls.map((call) => call.ids.length).join(', ')} ids)`);
+    expect(r.sim.roundTrips()).toBeLessThanOrEqual(8);
+    expect(profileReads(r)).toBe(200);
+  });
+
+  it('a pool whose collector died costs its joiner one REPLICA_WAIT_MS, then the joiner fetches itself', async () => {
+    const r = await replicas(2, { REPLICA_POOL_WINDOW_MS: '50', REPLICA_WAIT_MS: '300' }, { latencyMs: 20 });
+    const [id] = igsids(1, 7950);
+    const redis = createClient({ url: SHARED_REDIS_URL });
+    await redis.connect();
+    try {
+      // A collector that opened the pool and died: nobody will close it or announce answers.
+      const key = `${prefix}:${DEFAULT_BUSINESS_ID}:pool:name,username`;
+      await redis.hSet(key, { owner: 'dead-collector', n: '1' });
+      await redis.pExpire(key, 60_000);
+      const answer = await r.gql<{ instagramUser: { id: string } }>(1, ONE, { id });
+      expect(answer.data?.instagramUser.id).toBe(id);
+      expect(await metric(r.urls[1]!, 'igpg_replica_events_total', { event: 'pool_joined' })).toBe(1);
+      expect(await metric(r.urls[1]!, 'igpg_replica_events_total', { event: 'pool_timeout' })).toBe(1);
+      expect(profileReads(r, id)).toBe(1);
+      await redis.del(key);
+    } finally {
+      redis.destroy();
+    }
+  });
+
   it('the same redelivery reaching two replicas at the same moment is processed once', async () => {
     const r = await replicas(2, {}, { latencyMs: 20 });
     const mids = Array.from({ length: 40 }, () => `m-${randomUUID()}`);

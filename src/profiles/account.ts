@@ -154,7 +154,9 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   });
   const pausedSeconds = () => gate.pausedSeconds();
 
-  const batcher = new ProfileBatcher(fetcher, {
+  // With replicas, partial groups pool with the other replicas' into one trip (src/replicas/pool.ts).
+  const groups = replicas && batching.coalescing ? replicas.pooled(fetcher, accountId, namespace, clock) : fetcher;
+  const batcher = new ProfileBatcher(groups, {
     coalescing: batching.coalescing,
     windowMs: batching.windowMs,
     maxPartialInFlight: 1,

@@ -9,6 +9,8 @@ export interface GroupFetcher {
 }
 
 interface Pending {
+  /** When this id joined the queue. */
+  since: number;
   fields: Set<GraphField>;
   waiters: Array<(outcome: ProfileOutcome) => void>;
 }
@@ -37,15 +39,18 @@ export interface BatcherOptions {
  * Process-wide, per account: lookups from concurrent GraphQL requests join the same upstream
  * round trip (group commit), and concurrent lookups of one id share one fetch (single-flight).
  *
- * A group leaves as soon as it holds 50 ids. A partial group leaves after `windowMs`, or later
- * while `maxPartialInFlight` partial groups are already out: under load the queue keeps filling
- * while trips are in flight, so groups fill themselves; idle, a lookup waits one window. A slow or
- * hung trip holds the next partial group back at most `maxPartialWaitMs`.
+ * A group leaves as soon as it holds 50 ids. A partial group gathers while lookups keep arriving
+ * (each within `windowMs` of the one before), for at most one round trip (the latest measured):
+ * a burst fills whole groups and its tail leaves one window after the last lookup; idle, a lookup
+ * waits one window. Once gathered, a partial group still waits while `maxPartialInFlight` partial
+ * groups are out (steady traffic then fills groups during trips), at most `maxPartialWaitMs`.
  */
 export class ProfileBatcher implements ProfileSource {
   private readonly queue = new Map<string, Pending>();
-  /** When the oldest lookup still queued arrived. */
-  private queuedSince = 0;
+  /** When the newest id joined the queue. */
+  private lastArrival = 0;
+  /** How long the latest trip took: a partial group gathers at most this long. */
+  private tripMs = 0;
   private readonly inFlight = new Map<string, InFlight>();
   private partialInFlight = 0;
   private timer: ClockTimer | undefined;
@@ -79,8 +84,8 @@ export class ProfileBatcher implements ProfileSource {
         pending.waiters.push(resolve);
         this.coalesced();
       } else {
-        if (this.queue.size === 0) this.queuedSince = this.clock.now();
-        this.queue.set(igsid, { fields: wanted, waiters: [resolve] });
+        this.lastArrival = this.clock.now();
+        this.queue.set(igsid, { since: this.lastArrival, fields: wanted, waiters: [resolve] });
       }
       this.schedule();
     });
@@ -118,31 +123,44 @@ export class ProfileBatcher implements ProfileSource {
     }
   }
 
-  /** A lookup joined the queue: full groups leave now, a partial one when its window ends. */
+  /** A lookup joined the queue: full groups leave now, a partial one once gathered. */
   private schedule(): void {
     while (this.queue.size >= MAX_IDS_PER_ROUND_TRIP) this.send(false);
-    if (this.queue.size > 0 && !this.timer) this.wakeAt(this.queuedSince + this.options.windowMs);
+    if (this.queue.size > 0 && !this.timer) this.wakeAt(this.oldest() + this.options.windowMs);
   }
 
-  /** A timer fired or a trip finished: send the partial group if its window is over and it may go. */
-  private flush(): void {
+  /**
+   * A timer fired or a trip finished: send the partial group if it has gathered and may go. A timer
+   * that fired more than a window late says the process was busy, not that lookups stopped: those
+   * waiting to be read get one more window (still within the round-trip bound).
+   */
+  private flush(late = false): void {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.size === 0) return;
     const now = this.clock.now();
-    const windowEnds = this.queuedSince + this.options.windowMs;
-    const waitEnds = windowEnds + this.options.maxPartialWaitMs;
-    if (now < windowEnds) this.wakeAt(windowEnds);
+    const { windowMs, maxPartialWaitMs } = this.options;
+    const oldest = this.oldest();
+    const bound = oldest + Math.max(windowMs, Math.min(this.tripMs, maxPartialWaitMs));
+    const gathered = Math.min(late ? now + windowMs : this.lastArrival + windowMs, bound);
+    const waitEnds = oldest + windowMs + maxPartialWaitMs;
+    if (now < gathered) this.wakeAt(gathered);
     else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds) this.send(true);
     // Waiting behind partial trips: the first of their end or the wait bound sends it.
     else this.wakeAt(waitEnds);
   }
 
+  /** When the oldest lookup still queued arrived (the queue is in arrival order). */
+  private oldest(): number {
+    return this.queue.values().next().value?.since ?? this.clock.now();
+  }
+
   private wakeAt(at: number): void {
+    const due = Math.max(at, this.clock.now());
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      this.flush();
-    }, Math.max(0, at - this.clock.now()));
+      this.flush(this.clock.now() - due > this.options.windowMs);
+    }, due - this.clock.now());
   }
 
   private send(partial: boolean): void {
@@ -154,6 +172,7 @@ export class ProfileBatcher implements ProfileSource {
     for (const igsid of group.keys()) this.queue.delete(igsid);
 
     const fields = canonicalFields([...group.values()].flatMap((pending) => [...pending.fields]));
+    const started = this.clock.now();
     const trip = this.fetch([...group.keys()], fields);
     if (partial) this.partialInFlight++;
     const fieldSet = new Set(fields);
@@ -166,6 +185,7 @@ export class ProfileBatcher implements ProfileSource {
       });
     }
     void trip.then(() => {
+      this.tripMs = this.clock.now() - started;
       if (partial) this.partialInFlight--;
       this.flush();
     });

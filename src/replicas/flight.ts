@@ -276,7 +276,7 @@ export class SharedFlight implements ProfileSource {
 }
 
 /** The outcome as announced; undefined for a failure no replica could take (its waiters fetch themselves). */
-function toMessage(outcome: ProfileOutcome): FlightOutcome | undefined {
+export function toMessage(outcome: ProfileOutcome): FlightOutcome | undefined {
   if (!outcome.ok) {
     const parsed = flightFailureSchema.safeParse(outcome.failure);
     return parsed.success ? { ok: false, failure: parsed.data } : undefined;
@@ -285,6 +285,6 @@ function toMessage(outcome: ProfileOutcome): FlightOutcome | undefined {
   return { ok: true, profile, ...(outcome.invalid ? { invalid: outcome.invalid } : {}) };
 }
 
-function fromMessage(outcome: FlightOutcome): ProfileOutcome {
+export function fromMessage(outcome: FlightOutcome): ProfileOutcome {
   return outcome.ok ? { ok: true, profile: outcome.profile, ...(outcome.invalid ? { invalid: outcome.invalid } : {}) } : { ok: false, failure: outcome.failure };
 }

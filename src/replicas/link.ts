@@ -89,7 +89,9 @@ export class ReplicaLink {
       return await Promise.race([
         command(this.client),
         new Promise<undefined>((resolve) => {
-          timer = this.clock.setTimeout(() => resolve(undefined), this.options.timeoutMs);
+          // After a busy spell timers run before I/O: a reply already received is read first (setImmediate
+          // runs after the poll phase), so a loaded process does not mistake its own lag for a slow Redis.
+          timer = this.clock.setTimeout(() => setImmediate(() => resolve(undefined)), this.options.timeoutMs);
         }),
       ]);
     } catch {

@@ -48,6 +48,9 @@ const outcome = z.union([
   z.object({ ok: z.literal(false), failure: flightFailureSchema }),
 ]);
 
+/** An id as Meta spells it (pooled ids read back from Redis are checked with it). */
+export const igsidSchema = igsid;
+
 /** A finished trip's answer for one id, left on its lease key for DONE_MS (src/replicas/flight.ts). */
 export const doneSchema = z.object({ fields: z.array(field).max(GRAPH_FIELDS.length), outcome });
 
@@ -58,6 +61,17 @@ export const busMessageSchema = z.discriminatedUnion('t', [
     t: z.literal('flight'),
     from,
     account,
+    fields: z.array(field).max(GRAPH_FIELDS.length),
+    outcomes: z.array(z.object({ id: igsid, outcome })).max(50),
+  }),
+  /** Pool `pool`'s trip is over (src/replicas/pool.ts): its joined groups take their answers; ids without one they fetch themselves. */
+  z.object({
+    t: z.literal('pool'),
+    from,
+    account,
+    pool: z.string().min(1).max(64),
+    /** The groups the collector found joined (empty when it could not close the pool). */
+    groups: z.array(z.string().min(1).max(64)).max(50),
     fields: z.array(field).max(GRAPH_FIELDS.length),
     outcomes: z.array(z.object({ id: igsid, outcome })).max(50),
   }),

@@ -158,3 +158,79 @@ describe('ProfileBatcher', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+/** A fetcher answering each trip `ms` later on the test's clock, recording when each trip left. */
+function timedFetcher(ms: number): GroupFetcher & { trips: Array<{ at: number; size: number }> } {
+  const trips: Array<{ at: number; size: number }> = [];
+  return {
+    trips,
+    fetchGroup: (group) => {
+      trips.push({ at: clock.now(), size: group.length });
+      return new Promise((resolve) => clock.setTimeout(() => resolve(new Map(group.map((id) => [id, { ok: true, profile: { id } }]))), ms));
+    },
+  };
+}
+
+describe('ProfileBatcher dispatch under bursts (issue 16, P2)', () => {
+  const options = { coalescing: true, windowMs: 2, maxPartialInFlight: 1, maxPartialWaitMs: 1000 } as const;
+
+  /** One lookup and its 40 ms trip: the batcher has measured a round trip. */
+  async function warm(b: ProfileBatcher): Promise<void> {
+    track(b.load(['0'], FIELDS));
+    await clock.advance(2 + 40);
+  }
+
+  it('200 lookups arriving 0.25 ms apart fill 4 whole groups; the last leaves one window after the last lookup', async () => {
+    const trips = timedFetcher(40);
+    const b = new ProfileBatcher(trips, { ...options, clock });
+    await warm(b);
+    trips.trips.length = 0;
+    const answers: Array<ReturnType<typeof track<Map<string, ProfileOutcome>>>> = [];
+    // Lookups join one by one, as requests reach the batcher in a burst.
+    for (const id of ids(200, 1000)) {
+      answers.push(track(b.load([id], FIELDS)));
+      await clock.advance(0.25);
+    }
+    const last = clock.now();
+    await clock.advance(100);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([50, 50, 50, 50]);
+    expect(trips.trips.at(-1)!.at).toBeLessThanOrEqual(last + 2);
+    expect(answers.every((answer) => answer.value?.size === 1)).toBe(true);
+  });
+
+  it('an idle lookup still leaves after one window, and a steady trickle gathers at most one round trip', async () => {
+    const trips = timedFetcher(40);
+    const b = new ProfileBatcher(trips, { ...options, clock });
+    await warm(b);
+    // Left one window after it arrived, answered 40 ms later.
+    expect(trips.trips).toEqual([{ at: clock.now() - 40, size: 1 }]);
+    trips.trips.length = 0;
+    const start = clock.now();
+    // One lookup a millisecond for 200 ms: never quiet for a window, never 50 in one round trip.
+    for (let i = 0; i < 200; i++) {
+      track(b.load([String(5000 + i)], FIELDS));
+      await clock.advance(1);
+    }
+    await clock.advance(100);
+    expect(trips.trips[0]!.at - start).toBeLessThanOrEqual(40);
+    // Behind the partial trip in flight the next groups keep gathering: a few trips, not 200.
+    expect(trips.trips.length).toBeLessThanOrEqual(7);
+    expect(trips.trips.reduce((sum, trip) => sum + trip.size, 0)).toBe(200);
+  });
+  it('a timer that fires late (a busy process) does not send a lone lookup: the lookups read meanwhile join it', async () => {
+    const trips = timedFetcher(40);
+    // Timers fire `lag` ms after they fall due, as in a process busy parsing a burst of requests.
+    let lag = 0;
+    const laggy = { now: () => clock.now() + lag, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const b = new ProfileBatcher(trips, { ...options, clock: laggy });
+    await warm(b);
+    trips.trips.length = 0;
+    track(b.load(['1'], FIELDS));
+    lag = 10;
+    await clock.advance(2);
+    expect(trips.trips).toEqual([]);
+    for (const id of ids(49, 2)) track(b.load([id], FIELDS));
+    await clock.advance(0);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([50]);
+  });
+});
