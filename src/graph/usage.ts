@@ -39,8 +39,10 @@ export function parseUsage(headers: Headers, options: UsageParseOptions): UsageR
     if (Number.isFinite(seconds) && seconds > 0) wait = Math.max(wait ?? 0, Math.ceil(seconds));
   };
   const known = (value: unknown): Partial<Record<UsageKey, number>> => {
-    const parsed = figures.safeParse(value);
     const out: Partial<Record<UsageKey, number>> = {};
+    // Most answers carry no usage header: skip zod's (costly) failing parse.
+    if (value === undefined) return out;
+    const parsed = figures.safeParse(value);
     if (!parsed.success) return out;
     for (const key of USAGE_KEYS) {
       const figure = percent.safeParse(parsed.data[key]);
@@ -56,8 +58,9 @@ export function parseUsage(headers: Headers, options: UsageParseOptions): UsageR
 
   const app = known(jsonHeader(headers.get('x-app-usage')));
   const business: UsageReport['business'] = [];
-  const buc = bucHeader.safeParse(jsonHeader(headers.get('x-business-use-case-usage')));
-  if (buc.success) {
+  const bucJson = jsonHeader(headers.get('x-business-use-case-usage'));
+  const buc = bucJson === undefined ? undefined : bucHeader.safeParse(bucJson);
+  if (buc?.success) {
     for (const [businessId, entries] of Object.entries(buc.data)) {
       for (const entry of entries) {
         const entryFigures = known(entry);
