@@ -32,7 +32,12 @@ export interface UsageParseOptions {
   maxWaitSeconds: number;
 }
 
-export function parseUsage(headers: Headers, options: UsageParseOptions): UsageReport {
+/** What parseUsage reads: a fetch `Headers`, or the few headers of a Batch API element. */
+export type HeaderReader = Pick<Headers, 'get'>;
+/** The only headers parseUsage reads (lower case). */
+export const USAGE_HEADERS: ReadonlySet<string> = new Set(['x-app-usage', 'x-business-use-case-usage', 'retry-after']);
+
+export function parseUsage(headers: HeaderReader, options: UsageParseOptions): UsageReport {
   let top: number | undefined;
   let wait: number | undefined;
   const considerWait = (seconds: number) => {
