@@ -110,6 +110,8 @@ class LayeredStore implements CacheStore {
   /** Durable writes and deletes that Redis could not take, replayed when it is back. */
   private readonly replay: ReplayBuffer;
   private replaying = false;
+  /** Redis writes under way: close() lets them finish (each chunk is bounded by the timeout). */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(private readonly options: CacheStoreOptions) {
     const clock = options.clock ?? systemClock;
@@ -166,7 +168,13 @@ class LayeredStore implements CacheStore {
     if (!this.redis) return;
     const now = this.clock.now();
     const ops: ReplayOp[] = writes.map((write) => ({ kind: 'set', key: write.key, value: write.value, expiresAt: now + write.ttlMs }));
-    await this.apply(ops, options.durable ?? false);
+    const writing = this.apply(ops, options.durable ?? false);
+    this.writing.add(writing);
+    try {
+      await writing;
+    } finally {
+      this.writing.delete(writing);
+    }
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
@@ -258,6 +266,7 @@ class LayeredStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.writing]);
     this.memory.clear();
     // destroy(), not quit(): never wait on a dead connection during shutdown.
     try {
