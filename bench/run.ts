@@ -5,7 +5,7 @@
 // Bounded: every load phase has a fixed duration and request count; all traffic stays on 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpus } from 'node:os';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
@@ -62,8 +62,8 @@ async function startProcess(script: string, env: Record<string, string>): Promis
   };
 }
 
-function startGateway(sim: Simulator, env: Record<string, string> = {}): Promise<Server> {
-  return startProcess('../src/index.js', {
+function startGateway(sim: Simulator, env: Record<string, string> = {}, script = '../src/index.js'): Promise<Server> {
+  return startProcess(script, {
     INSTAGRAM_ACCESS_TOKEN: TOKEN,
     INSTAGRAM_GRAPH_URL: sim.url,
     HOST: '127.0.0.1',
@@ -199,6 +199,9 @@ async function main() {
     { name: 'baseline (no cache, no coalescing)', start: () => startGateway(sim, { CACHE_ENABLED: 'false', COALESCING_ENABLED: 'false' }), cached: false },
     { name: 'gateway (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: prefix }), cached: true },
   ];
+  // BENCH_OTHER_GATEWAY=<another build>/dist/src/index.js adds that build (memory cache) for a before/after in one run.
+  const other = process.env.BENCH_OTHER_GATEWAY;
+  if (other) all.push({ name: 'other gateway build (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}o` }, pathToFileURL(other).href), cached: true });
   if (withRedis) all.push({ name: 'gateway (Redis)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}r`, REDIS_URL }), cached: true });
   // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
   const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
