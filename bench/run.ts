@@ -5,7 +5,7 @@
 // Bounded: every load phase has a fixed duration and request count; all traffic stays on 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpus } from 'node:os';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
@@ -63,8 +63,8 @@ async function startProcess(script: string, env: Record<string, string>): Promis
   };
 }
 
-function startGateway(sim: Simulator, env: Record<string, string> = {}): Promise<Server> {
-  return startProcess('../src/index.js', {
+function startGateway(sim: Simulator, env: Record<string, string> = {}, script = '../src/index.js'): Promise<Server> {
+  return startProcess(script, {
     INSTAGRAM_ACCESS_TOKEN: TOKEN,
     INSTAGRAM_GRAPH_URL: sim.url,
     HOST: '127.0.0.1',
@@ -120,12 +120,12 @@ async function coldList(name: string, server: Server, sim: Simulator) {
   record('P1 · one query, 200 cold ids', name, { wallMs: ms, roundTrips: sim.roundTrips() });
 }
 
-/** P2: 200 concurrent clients, one cold id each; returns one of the ids, now warm. */
-async function coldClients(name: string, server: Server, sim: Simulator): Promise<string> {
+/** P2: 200 concurrent clients, one cold id each; returns one of the ids, now warm (recorded unless `measured` is false). */
+async function coldClients(name: string, server: Server, sim: Simulator, measured = true): Promise<string> {
   const ids = coldIds(200);
   sim.resetCalls();
   const times = (await Promise.all(ids.map((id) => post(server.url, ONE, { id })))).map((answer) => answer.ms).sort((a, b) => a - b);
-  record('P2 · 200 concurrent clients, 1 cold id each', name, { roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
+  if (measured) record('P2 · 200 concurrent clients, 1 cold id each', name, { roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
   return ids[0]!;
 }
 
@@ -164,6 +164,10 @@ async function warmPages(name: string, server: Server, sim: Simulator, people: s
   await timed(`P5 · warm pages (${PAGE} of ${WARM_PEOPLE} cached people, every body distinct), ${CONNECTIONS} connections`, name, server, sim, requests, true);
 }
 
+/** BENCH_SCENARIOS=P1,P3 runs only those scenarios (P2's burst still runs: P3 and P4 ask one of its ids). */
+const scenarios = process.env.BENCH_SCENARIOS?.split(',').map((word) => word.trim().toUpperCase()).filter(Boolean);
+const wanted = (scenario: string) => !scenarios || scenarios.includes(scenario);
+
 async function redisAnswers(): Promise<boolean> {
   const { createConnection } = await import('node:net');
   const { hostname, port } = new URL(REDIS_URL);
@@ -192,9 +196,13 @@ async function main() {
 
   const all: Bench[] = [
     { name: 'ceiling (bare Apollo, static object)', start: () => startProcess('./ceiling.js', {}), cached: false },
+    { name: 'RESTDataSource (Apollo + @apollo/datasource-rest)', start: () => startProcess('./rest-datasource.js', { GRAPH_URL: sim.url, GRAPH_TOKEN: TOKEN }), cached: false },
     { name: 'baseline (no cache, no coalescing)', start: () => startGateway(sim, { CACHE_ENABLED: 'false', COALESCING_ENABLED: 'false' }), cached: false },
     { name: 'gateway (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: prefix }), cached: true },
   ];
+  // BENCH_OTHER_GATEWAY=<another build>/dist/src/index.js adds that build (memory cache) for a before/after in one run.
+  const other = process.env.BENCH_OTHER_GATEWAY;
+  if (other) all.push({ name: 'other gateway build (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}o` }, pathToFileURL(other).href), cached: true });
   if (withRedis) all.push({ name: 'gateway (Redis)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: `${prefix}r`, REDIS_URL }), cached: true });
   // BENCH_SERVERS=ceiling,gateway runs only the servers whose names start with one of these words.
   const only = process.env.BENCH_SERVERS?.split(',').map((word) => word.trim()).filter(Boolean);
@@ -215,11 +223,11 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const { name, server, cached } of benches) {
         process.stderr.write(`bench: round ${round}/${ROUNDS} · ${name}\n`);
-        await coldList(name, server!, sim);
-        const id = await coldClients(name, server!, sim);
-        await hotRepeat(name, server!, sim, id);
-        if (cached) await warmDistinct(name, server!, sim, id);
-        await warmPages(name, server!, sim, people);
+        if (wanted('P1')) await coldList(name, server!, sim);
+        const id = await coldClients(name, server!, sim, wanted('P2'));
+        if (wanted('P3')) await hotRepeat(name, server!, sim, id);
+        if (cached && wanted('P4')) await warmDistinct(name, server!, sim, id);
+        if (wanted('P5')) await warmPages(name, server!, sim, people);
       }
     }
     const replicaBench = {
@@ -239,35 +247,82 @@ async function main() {
   report();
 }
 
+/** A scenario's figures for one server: the mean of the rounds (round trips: the worst round). */
+function summary(scenario: string, server: string | undefined): Record<string, number> | undefined {
+  const rounds = server ? figures.get(scenario)?.get(server) : undefined;
+  if (!rounds) return undefined;
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(rounds[0]!)) {
+    const values = rounds.map((round) => round[key]!);
+    out[key] = key === 'roundTrips' ? Math.max(...values) : mean(values);
+  }
+  return out;
+}
+
+const fmt = (value: number) => (Number.isInteger(value) || Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1));
+const serverOf = (scenario: string, prefix: string) => [...(figures.get(scenario)?.keys() ?? [])].find((server) => server.startsWith(prefix));
+
 function report() {
-  const fmt = (value: number) => (Number.isInteger(value) || Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1));
   console.log(`\nig-profile-gateway benchmark · ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}) shared by load generator, simulator and servers`);
   console.log(`simulator latency ${UPSTREAM_LATENCY_MS} ms · Node ${process.version} · ${ROUNDS} alternating rounds, ${WARM_SECONDS} s per load phase · figures: mean of the rounds (round trips: worst)`);
   for (const [scenario, byServer] of [...figures].sort(([a], [b]) => a.localeCompare(b))) {
     console.log(`\n${scenario}`);
-    const summary = (server: string) => {
-      const rounds = byServer.get(server);
-      if (!rounds) return undefined;
-      const out: Record<string, number> = {};
-      for (const key of Object.keys(rounds[0]!)) {
-        const values = rounds.map((round) => round[key]!);
-        out[key] = key === 'roundTrips' ? Math.max(...values) : mean(values);
-      }
-      return out;
-    };
-    const ceiling = [...byServer.keys()].find((server) => server.startsWith('ceiling'));
-    const baseline = [...byServer.keys()].find((server) => server.startsWith('baseline'));
-    const anchor = ceiling ? summary(ceiling) : undefined;
-    const base = baseline ? summary(baseline) : undefined;
+    const anchor = summary(scenario, serverOf(scenario, 'ceiling'));
+    const base = summary(scenario, serverOf(scenario, 'baseline'));
+    const rest = summary(scenario, serverOf(scenario, 'RESTDataSource'));
     for (const server of byServer.keys()) {
-      const own = summary(server)!;
+      const own = summary(scenario, server)!;
       const parts = Object.entries(own).map(([key, value]) => `${key}=${fmt(value)}`);
       if (anchor?.reqPerSec && own.reqPerSec !== undefined) parts.push(`= ${(own.reqPerSec / anchor.reqPerSec).toFixed(2)}× ceiling req/s`);
       if (anchor?.p99Ms && own.p99Ms !== undefined && scenario.startsWith('P2')) parts.push(`p99 = ${(own.p99Ms / anchor.p99Ms).toFixed(2)}× ceiling`);
       if (base?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / base.wallMs).toFixed(2)}× baseline`);
+      if (rest?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / rest.wallMs).toFixed(2)}× RESTDataSource`);
       console.log(`  ${server.padEnd(40)} ${parts.join('  ')}`);
     }
   }
+  console.log(`\n${markdownTable()}`);
+}
+
+/**
+ * The README table: scenario | ceiling | RESTDataSource | gateway | ratio (a Redis pair when measured).
+ * Ratios: P1 wall and P2 p99 against RESTDataSource (lower is better), P3–P5 req/s against the ceiling.
+ */
+function markdownTable(): string {
+  const throughput = (f: Record<string, number>) => `${Math.round(f.reqPerSec!).toLocaleString('en')}, ${fmt(f.upstreamReads!)}`;
+  const cell: Record<string, (figure: Record<string, number>) => string> = {
+    P1: (f) => `${fmt(f.wallMs!)} ms / ${f.roundTrips}`,
+    P2: (f) => `${f.roundTrips}, ${fmt(f.p50Ms!)} / ${fmt(f.p99Ms!)} ms`,
+    P3: throughput,
+    P4: throughput,
+    P5: throughput,
+  };
+  const titles: Record<string, string> = {
+    P1: 'P1 · 200 cold ids, one query: wall / round trips',
+    P2: 'P2 · 200 clients × 1 cold id: round trips, p50 / p99',
+    P3: 'P3 · hot repeat: req/s, upstream reads',
+    P4: 'P4 · one warm id, distinct bodies: req/s, upstream reads',
+    P5: 'P5 · warm pages: req/s, upstream reads',
+  };
+  const ratio = (key: string, own: Record<string, number> | undefined, rest?: Record<string, number>, ceiling?: Record<string, number>) => {
+    if (!own) return '';
+    if (key === 'P1' && rest) return `${(own.wallMs! / rest.wallMs!).toFixed(2)}× RESTDataSource wall`;
+    if (key === 'P2' && rest) return `${(own.p99Ms! / rest.p99Ms!).toFixed(2)}× RESTDataSource p99`;
+    if (ceiling?.reqPerSec) return `${(own.reqPerSec! / ceiling.reqPerSec).toFixed(2)}× ceiling req/s`;
+    return '';
+  };
+  const withRedis = [...figures.values()].some((byServer) => [...byServer.keys()].some((server) => server === 'gateway (Redis)'));
+  const head = ['scenario', 'ceiling', 'RESTDataSource', 'gateway, memory', 'ratio', ...(withRedis ? ['gateway, Redis', 'ratio'] : [])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const [scenario] of [...figures].sort(([a], [b]) => a.localeCompare(b))) {
+    const key = scenario.slice(0, 2);
+    if (!titles[key]) continue;
+    const [ceiling, rest, memory, redis] = ['ceiling', 'RESTDataSource', 'gateway (memory)', 'gateway (Redis)'].map((prefix) => summary(scenario, serverOf(scenario, prefix)));
+    const show = (figure: Record<string, number> | undefined) => (figure ? cell[key]!(figure) : '');
+    const row = [titles[key], show(ceiling), show(rest), show(memory), ratio(key, memory, rest, ceiling)];
+    if (withRedis) row.push(show(redis), ratio(key, redis, rest, ceiling));
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
 
 await main();

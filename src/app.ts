@@ -59,6 +59,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   const store = config.cache.enabled
     ? createCacheStore({
         maxEntries: config.cache.maxEntries,
+        maxBytes: config.cache.maxBytes,
         redisUrl: config.cache.redisUrl,
         redisTimeoutMs: config.cache.redisTimeoutMs,
         logger,

@@ -289,6 +289,13 @@ export const SETTINGS = {
     default: '50000',
     schema: int(1, 10_000_000),
   }),
+  CACHE_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'maxBytes',
+    meaning: 'Estimated heap bytes (keys and profiles) the in-memory profile cache keeps, besides `CACHE_MAX_ENTRIES` (least recently used go first; sized once when written).',
+    default: '67108864',
+    schema: int(1_048_576, 4_294_967_296),
+  }),
   HOT_PATH_MAX_BYTES: setting({
     group: 'cache',
     key: 'hotPathMaxBytes',

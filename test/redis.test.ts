@@ -3,6 +3,9 @@ import { createConnection } from 'node:net';
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_ID } from '../src/simulator/index.js';
+import { createCacheStore } from '../src/profiles/cache-store.js';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
 import { metric } from './support/metrics.js';
 import { OwnRedis, redisForTests, SHARED_REDIS_URL } from './support/redis.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
@@ -80,6 +83,17 @@ afterEach(async () => {
 });
 
 describe.runIf(redisOk)('Redis cache', () => {
+  it('closing the store lets the Redis writes under way land (answers no longer wait for them)', async () => {
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const store = createCacheStore({ maxEntries: 10_000, redisUrl: SHARED_REDIS_URL, redisTimeoutMs: 5_000, logger: createLogger({ level: 'silent' }), metrics: new Metrics() });
+    await waitFor(() => store.state().status === 'ok', { what: 'the store connected to Redis' });
+    const writes = Array.from({ length: 2000 }, (_, n) => ({ key: `${prefix}:${n}`, value: { n }, ttlMs: 60_000 }));
+    const writing = store.setMany(writes);
+    await store.close();
+    await writing;
+    expect(await keysMatching(`${prefix}:*`)).toHaveLength(2000);
+  });
+
   it('closing the gateway (what SIGTERM does after the requests in flight) closes its Redis connection', async () => {
     const redis = new OwnRedis(16000 + Math.floor(Math.random() * 20000));
     await redis.start();

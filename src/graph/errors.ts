@@ -43,6 +43,8 @@ export function isIdsRemoval(error: GraphErrorBody | undefined): boolean {
 }
 
 export function graphErrorOf(body: unknown): GraphErrorBody | undefined {
+  // Most answers are profiles: no `error` key, nothing for zod to fail on (a failing parse is costly).
+  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
   const parsed = errorEnvelope.safeParse(body);
   if (!parsed.success) return undefined;
   return Object.fromEntries(Object.entries(parsed.data.error).filter(([, value]) => value !== undefined)) as GraphErrorBody;

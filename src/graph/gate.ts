@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { GraphNetworkError, GraphResponseTooLarge, type GraphResponse } from './client.js';
 import { networkFailure, overloadFailure, oversizeFailure, pausedFailure, type UpstreamFailure } from './outcomes.js';
 import type { Shed, Slots } from './slots.js';
-import { parseUsage, type UsageReport } from './usage.js';
+import { parseUsage, type HeaderReader, type UsageReport } from './usage.js';
 import type { UsageGuard } from './usage-guard.js';
 
 /** What a call through the gate gives: Meta's answer, or the typed reason there is none. */
@@ -64,7 +64,7 @@ export class UpstreamGate {
   }
 
   /** One Batch API element: its headers parsed, and shown to the guard like a whole answer. */
-  observeElement(status: number, headers: Headers, body: unknown): UsageReport {
+  observeElement(status: number, headers: HeaderReader, body: unknown): UsageReport {
     const usage = parseUsage(headers, { now: this.now(), maxWaitSeconds: this.options.maxWaitSeconds });
     this.options.guard.observe(status, body, usage);
     return usage;

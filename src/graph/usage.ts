@@ -32,15 +32,22 @@ export interface UsageParseOptions {
   maxWaitSeconds: number;
 }
 
-export function parseUsage(headers: Headers, options: UsageParseOptions): UsageReport {
+/** What parseUsage reads: a fetch `Headers`, or the few headers of a Batch API element. */
+export type HeaderReader = Pick<Headers, 'get'>;
+/** The only headers parseUsage reads (lower case). */
+export const USAGE_HEADERS: ReadonlySet<string> = new Set(['x-app-usage', 'x-business-use-case-usage', 'retry-after']);
+
+export function parseUsage(headers: HeaderReader, options: UsageParseOptions): UsageReport {
   let top: number | undefined;
   let wait: number | undefined;
   const considerWait = (seconds: number) => {
     if (Number.isFinite(seconds) && seconds > 0) wait = Math.max(wait ?? 0, Math.ceil(seconds));
   };
   const known = (value: unknown): Partial<Record<UsageKey, number>> => {
-    const parsed = figures.safeParse(value);
     const out: Partial<Record<UsageKey, number>> = {};
+    // Most answers carry no usage header: skip zod's (costly) failing parse.
+    if (value === undefined) return out;
+    const parsed = figures.safeParse(value);
     if (!parsed.success) return out;
     for (const key of USAGE_KEYS) {
       const figure = percent.safeParse(parsed.data[key]);
@@ -56,8 +63,9 @@ export function parseUsage(headers: Headers, options: UsageParseOptions): UsageR
 
   const app = known(jsonHeader(headers.get('x-app-usage')));
   const business: UsageReport['business'] = [];
-  const buc = bucHeader.safeParse(jsonHeader(headers.get('x-business-use-case-usage')));
-  if (buc.success) {
+  const bucJson = jsonHeader(headers.get('x-business-use-case-usage'));
+  const buc = bucJson === undefined ? undefined : bucHeader.safeParse(bucJson);
+  if (buc?.success) {
     for (const [businessId, entries] of Object.entries(buc.data)) {
       for (const entry of entries) {
         const entryFigures = known(entry);

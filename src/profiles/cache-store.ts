@@ -30,6 +30,8 @@ export interface CacheStore {
   /**
    * One answer per key, in order: memory first, the rest from Redis. A Redis value that is not
    * JSON or fails `schema` is a miss (counted, logged), never an error and never copied to memory.
+   * Memory hits are returned as stored, not parsed again: memory only holds what this process
+   * built or validated before writing it.
    */
   getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options?: { durable?: boolean }): Promise<Array<StoreHit<T> | undefined>>;
   get<T>(key: string, schema: z.ZodType<T>): Promise<StoreHit<T> | undefined>;
@@ -61,6 +63,8 @@ export interface CacheStore {
 
 export interface CacheStoreOptions {
   maxEntries: number;
+  /** CACHE_MAX_BYTES: estimated bytes (keys and values) the memory layer keeps; default DEFAULT_MEMORY_MAX_BYTES. */
+  maxBytes?: number;
   redisUrl?: string | undefined;
   redisTimeoutMs: number;
   logger: Logger;
@@ -72,6 +76,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   return new LayeredStore(options);
 }
 
+export const DEFAULT_MEMORY_MAX_BYTES = 64 * 2 ** 20;
 const REDIS_SUSPEND_MS = 1000;
 /** Longest a webhook dedupe claim waits on Redis before this process decides alone. */
 const CLAIM_TIMEOUT_MS = 1000;
@@ -95,7 +100,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 class LayeredStore implements CacheStore {
-  /** Values are kept as objects in memory: no serialisation on the hot path. */
+  /** Values are kept as objects in memory: no serialisation or parsing on the hot path. */
   private readonly memory: LRUCache<string, { value: unknown }>;
   private readonly redis: RedisClient | undefined;
   private readonly clock: Clock;
@@ -105,6 +110,8 @@ class LayeredStore implements CacheStore {
   /** Durable writes and deletes that Redis could not take, replayed when it is back. */
   private readonly replay: ReplayBuffer;
   private replaying = false;
+  /** Redis writes under way: close() lets them finish (each chunk is bounded by the timeout). */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(private readonly options: CacheStoreOptions) {
     const clock = options.clock ?? systemClock;
@@ -113,7 +120,7 @@ class LayeredStore implements CacheStore {
       options.metrics.cacheErrors.inc({ layer: 'redis', operation: 'replay_dropped' }, count);
       options.logger.warn({ count, limit: REPLAY_MAX_KEYS }, 'Redis away too long: durable writes beyond the replay buffer dropped');
     });
-    this.memory = new LRUCache({ max: options.maxEntries, perf: { now: () => clock.now() } });
+    this.memory = new LRUCache({ max: options.maxEntries, maxSize: options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES, perf: { now: () => clock.now() } });
     if (options.redisUrl) {
       const redis = connectRedis(options.redisUrl);
       this.redis = redis;
@@ -131,12 +138,7 @@ class LayeredStore implements CacheStore {
   async getMany<T>(keys: readonly string[], schema: z.ZodType<T>, options: { durable?: boolean } = {}): Promise<Array<StoreHit<T> | undefined>> {
     const hits: Array<StoreHit<T> | undefined> = keys.map((key) => {
       const local = this.memory.get(key);
-      if (!local) return undefined;
-      const parsed = schema.safeParse(local.value);
-      if (parsed.success) return { value: parsed.data, layer: 'memory' };
-      // Only a programming error puts a wrong shape here (one key, two meanings): drop it.
-      this.memory.delete(key);
-      return undefined;
+      return local ? { value: local.value as T, layer: 'memory' } : undefined;
     });
     const missing = keys.flatMap((key, i) => (hits[i] ? [] : [i]));
     for (const part of chunks(missing)) {
@@ -166,7 +168,13 @@ class LayeredStore implements CacheStore {
     if (!this.redis) return;
     const now = this.clock.now();
     const ops: ReplayOp[] = writes.map((write) => ({ kind: 'set', key: write.key, value: write.value, expiresAt: now + write.ttlMs }));
-    await this.apply(ops, options.durable ?? false);
+    const writing = this.apply(ops, options.durable ?? false);
+    this.writing.add(writing);
+    try {
+      await writing;
+    } finally {
+      this.writing.delete(writing);
+    }
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
@@ -174,7 +182,8 @@ class LayeredStore implements CacheStore {
   }
 
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void {
-    this.memory.set(key, { value }, { ttl: ttlMs });
+    // Sized once, here; an entry larger than the whole budget is not kept (lru-cache drops any older copy).
+    this.memory.set(key, { value }, { ttl: ttlMs, size: estimateBytes(key) + estimateBytes(value) });
   }
 
   forgetMemory(keys: readonly string[]): void {
@@ -257,6 +266,7 @@ class LayeredStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.writing]);
     this.memory.clear();
     // destroy(), not quit(): never wait on a dead connection during shutdown.
     try {
@@ -320,4 +330,20 @@ class LayeredStore implements CacheStore {
       if (timer) this.clock.clearTimeout(timer);
     }
   }
+}
+
+const MAX_DEPTH = 8;
+
+/**
+ * A rough heap size of a JSON-like value (strings at 2 bytes a character, V8's worst case, plus
+ * object and slot overheads). Deeper than MAX_DEPTH counts as one flat kibibyte: cache values are shallow.
+ */
+export function estimateBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return 16 + 2 * value.length;
+  if (value === null || typeof value !== 'object') return 8;
+  if (depth >= MAX_DEPTH) return 1024;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + 8 + estimateBytes(item, depth + 1), 16);
+  let bytes = 32;
+  for (const [key, item] of Object.entries(value)) bytes += 16 + key.length + estimateBytes(item, depth + 1);
+  return bytes;
 }

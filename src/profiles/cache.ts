@@ -115,7 +115,9 @@ export class ProfileCache implements ProfileSource {
     await Promise.all(
       [...misses.entries()].map(async ([group, list]) => {
         const wanted = group ? (group.split(',') as GraphField[]) : [];
-        const outcomes = await this.fetchAndStore(list.map((miss) => miss.igsid), wanted);
+        const { results: outcomes, stored } = await this.fetchAndStore(list.map((miss) => miss.igsid), wanted);
+        // Memory holds the answers already: Redis and the replicas' notice follow without holding up this answer.
+        stored.catch((error: unknown) => this.logger.warn({ err: error }, 'storing fetched profiles failed'));
         for (const miss of list) results.set(miss.igsid, this.answer(miss, outcomes.get(miss.igsid), fields, now));
       }),
     );
@@ -143,8 +145,11 @@ export class ProfileCache implements ProfileSource {
     return failure ? { ok: false, failure } : missingOutcome();
   }
 
-  /** Fetches through the batcher and writes what came back (merged into what the cache knew). */
-  private async fetchAndStore(ids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, FetchResult>> {
+  /**
+   * Fetches through the batcher and writes what came back (merged into what the cache knew).
+   * Memory is written before this returns; `stored` settles once Redis has it too (then replicas hear of it).
+   */
+  private async fetchAndStore(ids: readonly string[], fields: readonly GraphField[]): Promise<{ results: Map<string, FetchResult>; stored: Promise<void> }> {
     const outcomes = await this.upstream.load(ids, fields);
     const now = this.clock.now();
     const results = new Map<string, FetchResult>();
@@ -169,9 +174,10 @@ export class ProfileCache implements ProfileSource {
         results.set(igsid, { ok: false, failure: outcome.failure });
       }
     }
-    await this.store.setMany(writes);
-    if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
-    return results;
+    const stored = this.store.setMany(writes).then(() => {
+      if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
+    });
+    return { results, stored };
   }
 
   /** The cached entries of these ids, in order (refresh-ahead decides from them what is due). */
@@ -181,7 +187,8 @@ export class ProfileCache implements ProfileSource {
 
   /** Reads these ids from Meta now, whatever is cached, and stores the answers: each id's result. */
   async refresh(igsids: readonly string[], fields: readonly GraphField[]): Promise<Map<string, 'ok' | GatewayErrorCode>> {
-    const fetched = await this.fetchAndStore(igsids, fields);
+    const { results: fetched, stored } = await this.fetchAndStore(igsids, fields);
+    await stored;
     return new Map([...fetched].map(([igsid, result]) => [igsid, result.ok ? 'ok' : result.failure.code]));
   }
 
@@ -191,6 +198,7 @@ export class ProfileCache implements ProfileSource {
     if (!fresh.length) return;
     for (const igsid of fresh) this.revalidating.add(igsid);
     void this.fetchAndStore(fresh, fields)
+      .then(({ stored }) => stored)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'background revalidation failed'))
       .finally(() => {
         for (const igsid of fresh) this.revalidating.delete(igsid);

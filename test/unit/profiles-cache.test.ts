@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProfileCache } from '../../src/profiles/cache.js';
-import { createCacheStore } from '../../src/profiles/cache-store.js';
+import { createCacheStore, type CacheStore, type StoreWrite } from '../../src/profiles/cache-store.js';
 import type { FreshnessPolicy } from '../../src/profiles/entry.js';
 import type { ProfileSource } from '../../src/profiles/source.js';
 import type { GraphField } from '../../src/graph/profile.js';
@@ -71,5 +71,30 @@ describe('ProfileCache with a manual clock', () => {
     await clock.advance(1);
     await cache.load(['1'], ['name']);
     expect(upstream.calls.at(-1)).toEqual(['1']);
+  });
+
+  it('answers fetched profiles from memory without waiting for the slower layer; replicas hear once it has them', async () => {
+    const clock = new ManualClock();
+    const metrics = new Metrics();
+    const logger = createLogger({ level: 'silent' });
+    const memory = createCacheStore({ maxEntries: 100, redisTimeoutMs: 100, logger, metrics, clock });
+    // A store whose Redis part (after the memory write) lands only when released.
+    let release!: () => void;
+    const landed = new Promise<void>((resolve) => (release = resolve));
+    const store: CacheStore = Object.assign(Object.create(memory) as CacheStore, {
+      setMany: (writes: readonly StoreWrite[]) => {
+        const memoryPart = memory.setMany(writes);
+        return Promise.all([memoryPart, landed]).then(() => undefined);
+      },
+    });
+    const cache = new ProfileCache('acct', 'p:acct', store, new FakeUpstream(), policy, metrics, logger, clock);
+    const heard: string[][] = [];
+    cache.onStored = (igsids) => heard.push(igsids);
+    let answer: Map<string, ProfileOutcome> | undefined;
+    void cache.load(['1', '2'], ['name']).then((result) => (answer = result));
+    await vi.waitFor(() => expect(answer?.get('2')).toMatchObject({ ok: true, profile: { name: 'n1' } }), { timeout: 5_000 });
+    expect(heard).toEqual([]);
+    release();
+    await vi.waitFor(() => expect(heard).toEqual([['1', '2']]), { timeout: 5_000 });
   });
 });
