@@ -162,7 +162,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     metrics,
     logger,
   });
-  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
   for (const account of profiles) account.refreshAhead?.start();

@@ -4,11 +4,13 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { GatewayContext } from '../schema/context.js';
+import { PeopleIndex, personOf, type RecentChanges } from './people.js';
 
 export const NO_STORE = 'no-store';
 const FRESH_FOR = /^private, max-age=(\d+)$/;
-/** Bytes an entry costs besides its key and body (object, strings' headers, LRU bookkeeping). */
+/** Bytes an entry costs besides its key and body (object, strings' headers, LRU bookkeeping), and per person shown. */
 const ENTRY_OVERHEAD = 200;
+const PERSON_OVERHEAD = 100;
 
 /**
  * `Cache-Control` for every /graphql answer: `private, max-age=<seconds the whole answer stays fresh>`
@@ -34,48 +36,77 @@ interface HotEntry {
   payload: string | Buffer;
   contentType: string;
   expiresAt: number;
+  /** The people the answer shows (`personOf`), for dropping it when one changes. */
+  people: string[];
+}
+
+/** A request that missed: its key, and what its operation loaded (filled by Apollo's context). */
+interface Pending {
+  key: string;
+  account: string;
+  shown?: GatewayContext['shown'];
 }
 
 export interface HotPathOptions {
-  /** HOT_PATH_MAX_BYTES: keys and bodies together. */
+  /** HOT_PATH_MAX_BYTES: keys, bodies and index together. */
   maxBytes: number;
   clock: Clock;
   /** The same check Apollo's context runs; throws when the request may not read any account. */
   authorize: (request: FastifyRequest) => AccountProfiles;
   onHit: (accountId: string) => void;
+  /** Shared with the response cache: an answer whose people changed while it was computed is not stored. */
+  changes: RecentChanges;
 }
 
 /**
  * The hot path: a GraphQL POST whose exact body (same account, same `Accept`, same operation,
  * variables and selection) was answered fresh and cacheable is answered again from its stored bytes
  * before Apollo's pipeline runs, for as long as that answer's `max-age` — the same lifetime as
- * Apollo's whole-response cache entry. The request is authorised first, as Apollo's context would;
- * anything it refuses goes through the pipeline for the proper error.
+ * Apollo's whole-response cache entry — or until one of the people it shows changes (`drop`).
+ * The request is authorised first, as Apollo's context would; anything it refuses goes through the
+ * pipeline for the proper error.
  */
 export class HotPath {
   private readonly entries: LRUCache<string, HotEntry>;
-  /** Keys of requests that missed, to store their answer in `onSend`. */
-  private readonly pending = new WeakMap<FastifyRequest, string>();
+  private readonly index = new PeopleIndex();
+  /** Requests that missed, to store their answer in `onSend`. */
+  private readonly pending = new WeakMap<FastifyRequest, Pending>();
 
   constructor(private readonly options: HotPathOptions) {
     this.entries = new LRUCache<string, HotEntry>({
       maxSize: options.maxBytes,
-      sizeCalculation: (entry, key) => key.length * 2 + Buffer.byteLength(entry.payload) + ENTRY_OVERHEAD,
+      sizeCalculation: (entry, key) => key.length * 2 + Buffer.byteLength(entry.payload) + ENTRY_OVERHEAD + entry.people.length * PERSON_OVERHEAD,
+      dispose: (entry, key) => this.index.remove(key, entry.people),
     });
   }
 
   register(app: FastifyInstance): void {
     app.addHook('preHandler', async (request, reply) => this.answer(request, reply));
     app.addHook('onSend', async (request, reply, payload) => {
-      const key = this.pending.get(request);
+      const pending = this.pending.get(request);
       // Registered after `registerHttpCaching`: refusals and errors already say no-store here.
       const fresh = reply.statusCode === 200 ? FRESH_FOR.exec(String(reply.getHeader('cache-control'))) : null;
-      if (key !== undefined && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+      if (pending?.shown && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+        const read = [...pending.shown].map(([igsid, readAt]) => [personOf(pending.account, igsid), readAt] as const);
+        if (this.options.changes.changedSince(read)) return payload;
+        const people = read.map(([person]) => person);
         const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
-        this.entries.set(key, { payload, contentType, expiresAt: this.options.clock.now() + Number(fresh[1]) * 1000 });
+        this.entries.set(pending.key, { payload, contentType, expiresAt: this.options.clock.now() + Number(fresh[1]) * 1000, people });
+        if (this.entries.has(pending.key)) this.index.add(pending.key, people);
       }
       return payload;
     });
+  }
+
+  /** Apollo's context for a request that missed: what its operation loads decides what drops its answer. */
+  track(request: FastifyRequest, shown: GatewayContext['shown']): void {
+    const pending = this.pending.get(request);
+    if (pending) pending.shown = shown;
+  }
+
+  /** Drops every stored answer showing one of `people` (see `personOf`). */
+  drop(people: readonly string[]): void {
+    for (const key of this.index.showing(people)) this.entries.delete(key);
   }
 
   private answer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
@@ -99,7 +130,7 @@ export class HotPath {
     const left = entry ? Math.floor((entry.expiresAt - this.options.clock.now()) / 1000) : 0;
     if (!entry || left <= 0) {
       if (entry) this.entries.delete(key);
-      this.pending.set(request, key);
+      this.pending.set(request, { key, account: account.id });
       return undefined;
     }
     this.options.onHit(account.id);
