@@ -197,6 +197,10 @@ export async function registerGraphQL(
               // The plugin types the context loosely; it is ours.
               generateCacheKey: (requestContext, keyData) => responses.keyFor(requestContext.contextValue as GatewayContext, keyData),
               cache: responses,
+              // A single JSON POST is kept by the hot path, before Apollo: a second copy here would
+              // cost a digest, a serialisation and a write per distinct body, and serve nothing.
+              shouldReadFromCache: async ({ contextValue }) => !contextValue.keptByHotPath,
+              shouldWriteToCache: async ({ contextValue }) => !contextValue.keptByHotPath,
             }),
             responseCacheMetricsPlugin(deps.metrics),
           ]
@@ -225,7 +229,7 @@ export async function registerGraphQL(
       watch(account);
       const staleProfiles: GatewayContext['staleProfiles'] = [];
       const shown: GatewayContext['shown'] = new Map();
-      hotPath?.track(request, shown);
+      const keptByHotPath = hotPath?.track(request, shown) ?? false;
       const source: ProfileSource = {
         load: async (igsids, fields) => {
           const outcomes = await account.source.load(igsids, fields);
@@ -244,6 +248,7 @@ export async function registerGraphQL(
         avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
         clock,
         shown,
+        keptByHotPath,
       };
     },
   });

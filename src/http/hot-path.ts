@@ -98,10 +98,14 @@ export class HotPath {
     });
   }
 
-  /** Apollo's context for a request that missed: what its operation loads decides what drops its answer. */
-  track(request: FastifyRequest, shown: GatewayContext['shown']): void {
+  /**
+   * Apollo's context for a request that missed: what its operation loads decides what drops its
+   * answer. True when the hot path keeps that answer (a single JSON POST).
+   */
+  track(request: FastifyRequest, shown: GatewayContext['shown']): boolean {
     const pending = this.pending.get(request);
     if (pending) pending.shown = shown;
+    return pending !== undefined;
   }
 
   /** Drops every stored answer showing one of `people` (see `personOf`). */
@@ -127,13 +131,13 @@ export class HotPath {
       return undefined; // nested too deep to serialise: not worth a key
     }
     const entry = this.entries.get(key);
-    const left = entry ? Math.floor((entry.expiresAt - this.options.clock.now()) / 1000) : 0;
-    if (!entry || left <= 0) {
+    const leftMs = entry ? entry.expiresAt - this.options.clock.now() : 0;
+    if (!entry || leftMs <= 0) {
       if (entry) this.entries.delete(key);
       this.pending.set(request, { key, account: account.id });
       return undefined;
     }
     this.options.onHit(account.id);
-    return reply.code(200).header('content-type', entry.contentType).header('cache-control', `private, max-age=${left}`).send(entry.payload);
+    return reply.code(200).header('content-type', entry.contentType).header('cache-control', `private, max-age=${Math.floor(leftMs / 1000)}`).send(entry.payload);
   }
 }

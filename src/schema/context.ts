@@ -25,4 +25,6 @@ export interface GatewayContext {
    * read: its answer is stored indexed by them, and not at all if one changed since.
    */
   shown: Map<string, number>;
+  /** The hot path keeps this request's answer: Apollo's response cache neither reads nor writes it. */
+  keptByHotPath: boolean;
 }
