@@ -21,7 +21,7 @@ import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
 import { ResponseCache } from './response-cache.js';
-import { personOf, RecentChanges } from './people.js';
+import { RecentChanges } from './people.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
@@ -138,7 +138,7 @@ export async function registerGraphQL(
 ) {
   const clock = deps.clock ?? systemClock;
   const cacheOn = deps.config.cache.enabled;
-  // Whole answers (Apollo's response cache and the hot path) are dropped when a person they show changes.
+  // Whole answers (Apollo's response cache and the hot path) stop being served when a person they show changes.
   const changes = new RecentChanges();
   const responses = new ResponseCache(deps.config.cache.responseCacheMaxBytes, clock, changes);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
@@ -156,12 +156,7 @@ export async function registerGraphQL(
   const watch = (account: AccountProfiles) => {
     if (watched.has(account)) return;
     watched.add(account);
-    account.onChange?.((igsids) => {
-      const people = igsids.map((igsid) => personOf(account.id, igsid));
-      changes.note(people);
-      responses.drop(people);
-      hotPath?.drop(people);
-    });
+    account.onChange?.((igsids) => changes.note(account.id, igsids));
   };
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),

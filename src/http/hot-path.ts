@@ -4,11 +4,11 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { GatewayContext } from '../schema/context.js';
-import { PeopleIndex, personOf, type RecentChanges } from './people.js';
+import type { RecentChanges } from './people.js';
 
 export const NO_STORE = 'no-store';
 const FRESH_FOR = /^private, max-age=(\d+)$/;
-/** Bytes an entry costs besides its key and body (object, strings' headers, LRU bookkeeping), and per person shown. */
+/** Bytes an entry costs besides its key and body (object, strings' headers, LRU bookkeeping), and per person shown (map slot). */
 const ENTRY_OVERHEAD = 200;
 const PERSON_OVERHEAD = 100;
 
@@ -36,8 +36,9 @@ interface HotEntry {
   payload: string | Buffer;
   contentType: string;
   expiresAt: number;
-  /** The people the answer shows (`personOf`), for dropping it when one changes. */
-  people: string[];
+  account: string;
+  /** The people the answer shows, each with the change epoch it was read at (RecentChanges). */
+  shown: GatewayContext['shown'];
 }
 
 /** A request that missed: its key, and what its operation loaded (filled by Apollo's context). */
@@ -54,7 +55,7 @@ export interface HotPathOptions {
   /** The same check Apollo's context runs; throws when the request may not read any account. */
   authorize: (request: FastifyRequest) => AccountProfiles;
   onHit: (accountId: string) => void;
-  /** Shared with the response cache: an answer whose people changed while it was computed is not stored. */
+  /** Shared with the response cache: an answer is served only while none of its people changed. */
   changes: RecentChanges;
 }
 
@@ -62,21 +63,19 @@ export interface HotPathOptions {
  * The hot path: a GraphQL POST whose exact body (same account, same `Accept`, same operation,
  * variables and selection) was answered fresh and cacheable is answered again from its stored bytes
  * before Apollo's pipeline runs, for as long as that answer's `max-age` — the same lifetime as
- * Apollo's whole-response cache entry — or until one of the people it shows changes (`drop`).
+ * Apollo's whole-response cache entry — or until one of the people it shows changes (RecentChanges).
  * The request is authorised first, as Apollo's context would; anything it refuses goes through the
  * pipeline for the proper error.
  */
 export class HotPath {
   private readonly entries: LRUCache<string, HotEntry>;
-  private readonly index = new PeopleIndex();
   /** Requests that missed, to store their answer in `onSend`. */
   private readonly pending = new WeakMap<FastifyRequest, Pending>();
 
   constructor(private readonly options: HotPathOptions) {
     this.entries = new LRUCache<string, HotEntry>({
       maxSize: options.maxBytes,
-      sizeCalculation: (entry, key) => key.length * 2 + Buffer.byteLength(entry.payload) + ENTRY_OVERHEAD + entry.people.length * PERSON_OVERHEAD,
-      dispose: (entry, key) => this.index.remove(key, entry.people),
+      sizeCalculation: (entry, key) => key.length * 2 + Buffer.byteLength(entry.payload) + ENTRY_OVERHEAD + entry.shown.size * PERSON_OVERHEAD,
     });
   }
 
@@ -87,12 +86,9 @@ export class HotPath {
       // Registered after `registerHttpCaching`: refusals and errors already say no-store here.
       const fresh = reply.statusCode === 200 ? FRESH_FOR.exec(String(reply.getHeader('cache-control'))) : null;
       if (pending?.shown && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-        const read = [...pending.shown].map(([igsid, readAt]) => [personOf(pending.account, igsid), readAt] as const);
-        if (this.options.changes.changedSince(read)) return payload;
-        const people = read.map(([person]) => person);
         const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
-        this.entries.set(pending.key, { payload, contentType, expiresAt: this.options.clock.now() + Number(fresh[1]) * 1000, people });
-        if (this.entries.has(pending.key)) this.index.add(pending.key, people);
+        const expiresAt = this.options.clock.now() + Number(fresh[1]) * 1000;
+        this.entries.set(pending.key, { payload, contentType, expiresAt, account: pending.account, shown: pending.shown });
       }
       return payload;
     });
@@ -106,11 +102,6 @@ export class HotPath {
     const pending = this.pending.get(request);
     if (pending) pending.shown = shown;
     return pending !== undefined;
-  }
-
-  /** Drops every stored answer showing one of `people` (see `personOf`). */
-  drop(people: readonly string[]): void {
-    for (const key of this.index.showing(people)) this.entries.delete(key);
   }
 
   private answer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
@@ -131,7 +122,7 @@ export class HotPath {
       return undefined; // nested too deep to serialise: not worth a key
     }
     const entry = this.entries.get(key);
-    const leftMs = entry ? entry.expiresAt - this.options.clock.now() : 0;
+    const leftMs = entry && !this.options.changes.changedSince(entry.account, entry.shown) ? entry.expiresAt - this.options.clock.now() : 0;
     if (!entry || leftMs <= 0) {
       if (entry) this.entries.delete(key);
       this.pending.set(request, { key, account: account.id });

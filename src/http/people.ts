@@ -1,28 +1,30 @@
-/** A person as the whole-response caches index them: `<account id>\n<igsid>`. */
-export const personOf = (account: string, igsid: string) => `${account}\n${igsid}`;
+/** A person as whole answers are invalidated: `<account id>\n<igsid>`. */
+const personOf = (account: string, igsid: string) => `${account}\n${igsid}`;
 
-/** People whose latest change is remembered; an older change only makes answers look changed. */
-export const RECENT_CHANGES = 10_000;
+/** People whose latest change is remembered; answers read before a forgotten change count as changed. */
+export const RECENT_CHANGES = 50_000;
 
 /**
  * When each person's answer last changed, as an epoch counter (bounded: the RECENT_CHANGES latest).
- * An answer is not stored when one of its people changed after the operation read them: it may
- * show what the change replaced. (A read that itself fetched and stored the person ends after
- * that change, so its answer is kept.)
+ * A whole answer keeps, per person it shows, the epoch at which its operation read them; it is
+ * served only while none of them changed since. Nothing is indexed or dropped eagerly, so storing an
+ * answer costs nothing more than keeping that map. (A read that itself fetched and stored a person
+ * ends after that change, so its answer stays valid.)
  */
 export class RecentChanges {
   private epoch = 0;
   private readonly latest = new Map<string, number>();
-  /** Every change at or before this epoch is forgotten: answers that old count as changed. */
+  /** Every change at or before this epoch is forgotten: answers read that early count as changed. */
   private forgottenUpTo = 0;
 
   now(): number {
     return this.epoch;
   }
 
-  note(people: readonly string[]): void {
+  note(account: string, igsids: readonly string[]): void {
     this.epoch++;
-    for (const person of people) {
+    for (const igsid of igsids) {
+      const person = personOf(account, igsid);
       this.latest.delete(person);
       this.latest.set(person, this.epoch);
     }
@@ -33,38 +35,12 @@ export class RecentChanges {
     }
   }
 
-  /** Whether one of `people` changed after the epoch it was read at. */
-  changedSince(people: ReadonlyArray<readonly [person: string, readAt: number]>): boolean {
-    for (const [person, readAt] of people) {
+  /** Whether one of the people of `account` in `read` (igsid → epoch read at) changed since. */
+  changedSince(account: string, read: ReadonlyMap<string, number>): boolean {
+    for (const [igsid, readAt] of read) {
       if (readAt >= this.epoch) continue;
-      if (readAt < this.forgottenUpTo || (this.latest.get(person) ?? 0) > readAt) return true;
+      if (readAt < this.forgottenUpTo || (this.latest.get(personOf(account, igsid)) ?? 0) > readAt) return true;
     }
     return false;
-  }
-}
-
-/** Stored answers by the people they show, so a change to one person finds exactly the answers to drop. */
-export class PeopleIndex {
-  private readonly keys = new Map<string, Set<string>>();
-
-  add(key: string, people: readonly string[]): void {
-    for (const person of people) {
-      const keys = this.keys.get(person) ?? new Set<string>();
-      keys.add(key);
-      this.keys.set(person, keys);
-    }
-  }
-
-  remove(key: string, people: readonly string[]): void {
-    for (const person of people) {
-      const keys = this.keys.get(person);
-      keys?.delete(key);
-      if (keys && !keys.size) this.keys.delete(person);
-    }
-  }
-
-  /** The keys of answers showing any of `people`. */
-  showing(people: readonly string[]): string[] {
-    return people.flatMap((person) => [...(this.keys.get(person) ?? [])]);
   }
 }

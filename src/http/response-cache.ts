@@ -3,27 +3,28 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { GatewayContext } from '../schema/context.js';
-import { PeopleIndex, personOf, type RecentChanges } from './people.js';
+import type { RecentChanges } from './people.js';
 
-/** Bytes an entry costs besides its key and text: LRU bookkeeping, and per person its index slot. */
+/** Bytes an entry costs besides its key and text: LRU bookkeeping, and per person shown its map slot. */
 const ENTRY_OVERHEAD = 200;
 const PERSON_OVERHEAD = 100;
 
 interface Stored {
   value: string;
-  people: string[];
+  account: string;
+  /** The people the answer shows, each with the change epoch it was read at (RecentChanges). */
+  shown: GatewayContext['shown'];
 }
 
 /**
  * The store behind Apollo's whole-response cache: bounded in bytes (RESPONSE_CACHE_MAX_BYTES), TTLs
- * on the gateway's clock, and every answer indexed by the people it shows, so a change to one of
- * them (webhook, refetch, purge; with replicas, on any replica) drops it.
+ * on the gateway's clock, and every answer served only while none of the people it shows changed
+ * (webhook, refetch, purge; with replicas, on any replica).
  */
 export class ResponseCache implements KeyValueCache<string> {
   private readonly entries: LRUCache<string, Stored>;
-  private readonly index = new PeopleIndex();
   /** The people of the answer whose key was just generated: the plugin calls `set` right after, synchronously. */
-  private next: { key: string; people: Array<[string, number]> } | undefined;
+  private next: { key: string; account: string; shown: GatewayContext['shown'] } | undefined;
 
   constructor(
     maxBytes: number,
@@ -32,9 +33,8 @@ export class ResponseCache implements KeyValueCache<string> {
   ) {
     this.entries = new LRUCache<string, Stored>({
       maxSize: maxBytes,
-      sizeCalculation: (stored, key) => (stored.value.length + key.length) * 2 + ENTRY_OVERHEAD + stored.people.length * PERSON_OVERHEAD,
+      sizeCalculation: (stored, key) => (stored.value.length + key.length) * 2 + ENTRY_OVERHEAD + stored.shown.size * PERSON_OVERHEAD,
       perf: { now: () => clock.now() },
-      dispose: (stored, key) => this.index.remove(key, stored.people),
     });
   }
 
@@ -49,33 +49,28 @@ export class ResponseCache implements KeyValueCache<string> {
     } catch {
       key = `uncacheable:${randomUUID()}`;
     }
-    const { account, shown } = context;
-    this.next = { key, people: [...shown].map(([igsid, readAt]) => [personOf(account.id, igsid), readAt]) };
+    this.next = { key, account: context.account.id, shown: context.shown };
     return key;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.entries.get(key)?.value;
+    const stored = this.entries.get(key);
+    if (!stored || !this.changes.changedSince(stored.account, stored.shown)) return stored?.value;
+    this.entries.delete(key);
+    return undefined;
   }
 
   async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
     // The plugin stores under a prefix (`fqc:`) of the key it generated.
     const next = this.next && key.endsWith(this.next.key) ? this.next : undefined;
     this.next = undefined;
-    // Apollo gives TTLs in seconds; an entry without one would never expire, so it is not kept. Nor an
-    // answer whose people changed while it was computed, or whose people are unknown.
-    if (!options?.ttl || !next || this.changes.changedSince(next.people)) return;
-    const people = next.people.map(([person]) => person);
-    this.entries.set(key, { value, people }, { ttl: options.ttl * 1000 });
-    if (this.entries.has(key)) this.index.add(key, people);
+    // Apollo gives TTLs in seconds; an entry without one would never expire, so it is not kept. Nor
+    // one whose people are unknown.
+    if (!options?.ttl || !next) return;
+    this.entries.set(key, { value, account: next.account, shown: next.shown }, { ttl: options.ttl * 1000 });
   }
 
   async delete(key: string): Promise<boolean> {
     return this.entries.delete(key);
-  }
-
-  /** Drops every answer showing one of `people` (see `personOf`). */
-  drop(people: readonly string[]): void {
-    for (const key of this.index.showing(people)) this.entries.delete(key);
   }
 }

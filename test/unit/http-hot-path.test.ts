@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotPath } from '../../src/http/hot-path.js';
-import { personOf, RecentChanges } from '../../src/http/people.js';
+import { RecentChanges } from '../../src/http/people.js';
 import type { AccountProfiles } from '../../src/profiles/account.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -41,11 +41,7 @@ function setup(options: { maxBytes?: number; cacheControl?: (body: { query: stri
   const post = (query: string, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify({ query }) });
   /** What graphql.ts does when an account hears that people changed. */
-  const change = (account: string, igsids: string[]) => {
-    const people = igsids.map((igsid) => personOf(account, igsid));
-    changes.note(people);
-    hot.drop(people);
-  };
+  const change = (account: string, igsids: string[]) => changes.note(account, igsids);
   return { app, clock, executed, hits, post, change, duringExecution: (run: () => void) => (during = run) };
 }
 
