@@ -167,7 +167,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       onChanged: (listener) => replicas.link.onMessage((message) => message.t === 'drop' && listener(message.account, message.ids)),
     },
   });
-  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, responseCache: replicas?.responses });
+  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock });
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
   // Refresh-ahead re-reads active contacts' profiles, and their cached pictures follow.

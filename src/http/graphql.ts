@@ -1,9 +1,8 @@
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
-import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
-import { createHash, randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
@@ -21,7 +20,10 @@ import { limitRules } from '../schema/limits.js';
 import { graphQLErrorBody, jsonNestingDepth, nestingDepth } from './answers.js';
 import { graphqlTracingPlugin } from '../telemetry.js';
 import { RequestAuthorizer, requestError } from './auth.js';
-import { createResponseCache } from './response-cache.js';
+import { ResponseCache } from './response-cache.js';
+import { RecentChanges } from './people.js';
+import type { AccountProfiles } from '../profiles/account.js';
+import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
 import { registerHttpCaching } from './http-cache.js';
 import { documentStore, responseStore } from './apollo-caches.js';
@@ -71,18 +73,6 @@ function responseCacheMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
       };
     },
   };
-}
-
-/**
- * The response cache's key: its default `JSON.stringify` throws on values nested thousands deep.
- * If the key data cannot be serialised, a key nobody will ask again: the answer is just not reused.
- */
-function responseCacheKey(_request: unknown, keyData: unknown): string {
-  try {
-    return createHash('sha256').update(JSON.stringify(keyData)).digest('hex');
-  } catch {
-    return `uncacheable:${randomUUID()}`;
-  }
 }
 
 /** The deepest `variables` of a request (GET: JSON text; POST: one operation or a batch). */
@@ -144,11 +134,30 @@ export async function registerGraphQL(
     metrics: Metrics;
     avatars: AvatarLinks;
     clock?: Clock;
-    /** With replicas: whole responses indexed by person, so any replica's change drops them (src/replicas). */
-    responseCache?: Exclude<ApolloServerOptions<GatewayContext>['cache'], 'bounded'> | undefined;
   },
 ) {
   const clock = deps.clock ?? systemClock;
+  const cacheOn = deps.config.cache.enabled;
+  // Whole answers (Apollo's response cache and the hot path) stop being served when a person they show changes.
+  const changes = new RecentChanges();
+  const responses = new ResponseCache(deps.config.cache.responseCacheMaxBytes, clock, changes);
+  const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
+  const hotPath =
+    cacheOn && deps.config.cache.hotPathMaxBytes > 0
+      ? new HotPath({
+          maxBytes: deps.config.cache.hotPathMaxBytes,
+          clock,
+          authorize: (request) => authorizer.authorize(request),
+          onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
+          changes,
+        })
+      : undefined;
+  const watched = new WeakSet<AccountProfiles>();
+  const watch = (account: AccountProfiles) => {
+    if (watched.has(account)) return;
+    watched.add(account);
+    account.onChange?.((igsids) => changes.note(account.id, igsids));
+  };
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     includeStacktraceInErrorResponses: false,
@@ -176,12 +185,17 @@ export async function registerGraphQL(
       ApolloServerPluginCacheControl({ defaultMaxAge: 0, calculateHttpHeaders: false }),
       // Whole responses, per account, for exactly as long as every profile in them is fresh: a hot
       // query skips execution entirely. Responses with errors or stale profiles are never cached.
-      ...(deps.config.cache.enabled
+      ...(cacheOn
         ? [
             responseCachePlugin<GatewayContext>({
               sessionId: async ({ contextValue }) => contextValue.account.id,
-              generateCacheKey: responseCacheKey,
-              cache: deps.responseCache ?? createResponseCache(clock),
+              // The plugin types the context loosely; it is ours.
+              generateCacheKey: (requestContext, keyData) => responses.keyFor(requestContext.contextValue as GatewayContext, keyData),
+              cache: responses,
+              // A single JSON POST is kept by the hot path, before Apollo: a second copy here would
+              // cost a digest, a serialisation and a write per distinct body, and serve nothing.
+              shouldReadFromCache: async ({ contextValue }) => !contextValue.keptByHotPath,
+              shouldWriteToCache: async ({ contextValue }) => !contextValue.keptByHotPath,
             }),
             responseCacheMetricsPlugin(deps.metrics),
           ]
@@ -193,16 +207,7 @@ export async function registerGraphQL(
   app.addHook('onClose', async () => apollo.stop());
   registerEdgeLimits(app, deps.config.limits);
   registerHttpCaching(app);
-  const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
-  // Off with replicas: its entries are not indexed by person, so the replica bus could not drop them.
-  if (deps.config.cache.enabled && deps.config.cache.hotPathMaxBytes > 0 && !deps.responseCache) {
-    new HotPath({
-      maxBytes: deps.config.cache.hotPathMaxBytes,
-      clock,
-      authorize: (request) => authorizer.authorize(request),
-      onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
-    }).register(app);
-  }
+  hotPath?.register(app);
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
@@ -216,16 +221,29 @@ export async function registerGraphQL(
         );
       }
       const account = authorizer.authorize(request);
+      watch(account);
       const staleProfiles: GatewayContext['staleProfiles'] = [];
+      const shown: GatewayContext['shown'] = new Map();
+      const keptByHotPath = hotPath?.track(request, shown) ?? false;
+      const source: ProfileSource = {
+        load: async (igsids, fields) => {
+          const outcomes = await account.source.load(igsids, fields);
+          const readAt = changes.now();
+          for (const igsid of igsids) if (!shown.has(igsid)) shown.set(igsid, readAt);
+          return outcomes;
+        },
+      };
       return {
         account,
-        profiles: new ProfileLoader(account.source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
+        profiles: new ProfileLoader(source, (igsid, notice) => staleProfiles.push({ igsid, ...notice })),
         interactions: new DataLoader((igsids: readonly string[]) => account.interactions.lastAt(igsids)),
         maxIdsPerQuery: deps.config.limits.idsPerQuery,
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
         avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
         clock,
+        shown,
+        keptByHotPath,
       };
     },
   });

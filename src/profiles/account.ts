@@ -35,6 +35,11 @@ export interface AccountProfiles {
   forgetNegative(igsids: readonly string[]): Promise<void>;
   /** Drops cached entries entirely (the next lookup reads Meta), e.g. when the CDN refuses a picture URL. */
   forget(igsids: readonly string[]): Promise<void>;
+  /**
+   * Hears ids whose answer changed (a webhook, a stored answer replaced, a purge; with replicas, on any
+   * replica): whole-response caches drop what shows them.
+   */
+  onChange?(listener: (igsids: readonly string[]) => void): void;
   /** When each person last interacted, from messaging webhooks. */
   interactions: InteractionLog;
   /** Seconds left of the account's pause (usage at/over the threshold, or throttled); 0 when calls to Meta may go out. */
@@ -173,7 +178,8 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   const lists = { namespace, retentionMs: deps.crm.contactsRetentionMs, maxEntries: deps.crm.contactsMaxPerAccount, clock, redis: deps.crmRedis };
   const crm = { contacts: createContactLog(lists), commenters: createCommenterLog(lists), influencerMinFollowers: deps.crm.influencerMinFollowers };
   if (!deps.store) {
-    return { id: accountId, source: batcher, forgetNegative: async () => undefined, forget: async () => undefined, interactions, pausedSeconds, ...crm, refreshAhead: undefined };
+    const none = async () => undefined;
+    return { id: accountId, source: batcher, forgetNegative: none, forget: none, interactions, pausedSeconds, ...crm, refreshAhead: undefined };
   }
   const policy = {
     ttlMs: c.ttlMs,
@@ -207,16 +213,29 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
           },
         )
       : undefined;
+  const listeners = new Set<(igsids: readonly string[]) => void>();
+  const changed = (igsids: readonly string[]) => {
+    for (const listener of listeners) listener(igsids);
+  };
   const forgetNegative = async (igsids: readonly string[]) => {
     await cache.forgetNegative(igsids);
+    changed(igsids);
     await replicas?.invalidation.changed(accountId, igsids);
   };
   const forget = async (igsids: readonly string[]) => {
     await cache.forget(igsids);
+    changed(igsids);
     await replicas?.invalidation.changed(accountId, igsids);
   };
-  if (replicas) cache.onStored = (igsids) => void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
-  return { id: accountId, source: cache, forgetNegative, forget, interactions, pausedSeconds, ...crm, refreshAhead };
+  cache.onStored = (igsids) => {
+    changed(igsids);
+    if (replicas) void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
+  };
+  replicas?.link.onMessage((message) => {
+    if (message.t === 'drop' && message.account === accountId) changed(message.ids);
+  });
+  const onChange = (listener: (igsids: readonly string[]) => void) => void listeners.add(listener);
+  return { id: accountId, source: cache, forgetNegative, forget, onChange, interactions, pausedSeconds, ...crm, refreshAhead };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

@@ -20,4 +20,11 @@ export interface GatewayContext {
   avatarUrl: (igsid: string) => string;
   /** The gateway's clock: freshness hints are measured on it. */
   clock: Clock;
+  /**
+   * The people this operation loaded, each with the whole-answer caches' change epoch when it was
+   * read: its answer is stored indexed by them, and not at all if one changed since.
+   */
+  shown: Map<string, number>;
+  /** The hot path keeps this request's answer: Apollo's response cache neither reads nor writes it. */
+  keptByHotPath: boolean;
 }

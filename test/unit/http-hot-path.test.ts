@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HotPath } from '../../src/http/hot-path.js';
+import { RecentChanges } from '../../src/http/people.js';
 import type { AccountProfiles } from '../../src/profiles/account.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -10,7 +11,8 @@ function setup(options: { maxBytes?: number; cacheControl?: (body: { query: stri
   const executed: string[] = [];
   const hits: string[] = [];
   const app: FastifyInstance = Fastify();
-  new HotPath({
+  const changes = new RecentChanges();
+  const hot = new HotPath({
     maxBytes: options.maxBytes ?? 1 << 20,
     clock,
     authorize: (request) => {
@@ -19,10 +21,17 @@ function setup(options: { maxBytes?: number; cacheControl?: (body: { query: stri
       return { id: typeof account === 'string' ? account : 'only' } as AccountProfiles;
     },
     onHit: (account) => hits.push(account),
-  }).register(app);
+    changes,
+  });
+  hot.register(app);
+  /** What the stand-in's context saw: the people a query `{ p1 p2 }` shows are its words after `p`. */
+  let during: (() => void) | undefined;
   app.post('/graphql', async (request, reply) => {
     const body = request.body as { query: string };
     const account = String(request.headers['x-instagram-account'] ?? 'only');
+    const shown = new Map([...body.query.matchAll(/p(\d+)/g)].map((match) => [match[1]!, changes.now()]));
+    hot.track(request, shown);
+    during?.();
     executed.push(`${account}:${body.query}`);
     return reply
       .code(options.status ?? 200)
@@ -31,7 +40,9 @@ function setup(options: { maxBytes?: number; cacheControl?: (body: { query: stri
   });
   const post = (query: string, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: '/graphql', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify({ query }) });
-  return { app, clock, executed, hits, post };
+  /** What graphql.ts does when an account hears that people changed. */
+  const change = (account: string, igsids: string[]) => changes.note(account, igsids);
+  return { app, clock, executed, hits, post, change, duringExecution: (run: () => void) => (during = run) };
 }
 
 let app: FastifyInstance | undefined;
@@ -101,5 +112,29 @@ describe('hot path', () => {
     await s.post('{ c }');
     await s.post('{ a }');
     expect(s.executed).toEqual(['only:{ a }', 'only:{ b }', 'only:{ c }', 'only:{ a }']);
+  });
+
+  it('drops an answer when one of the people it shows changes, only for that account', async () => {
+    const s = setup();
+    app = s.app;
+    await s.post('{ p1 p2 }');
+    await s.post('{ p3 }');
+    await s.post('{ p2 }', { 'x-instagram-account': 'other' });
+    s.change('only', ['2']);
+    await s.post('{ p1 p2 }');
+    await s.post('{ p3 }');
+    await s.post('{ p2 }', { 'x-instagram-account': 'other' });
+    expect(s.executed).toEqual(['only:{ p1 p2 }', 'only:{ p3 }', 'other:{ p2 }', 'only:{ p1 p2 }']);
+  });
+
+  it('does not store an answer whose people changed while it was computed', async () => {
+    const s = setup();
+    app = s.app;
+    s.duringExecution(() => s.change('only', ['1']));
+    await s.post('{ p1 }');
+    s.duringExecution(() => undefined);
+    await s.post('{ p1 }');
+    await s.post('{ p1 }');
+    expect(s.executed).toEqual(['only:{ p1 }', 'only:{ p1 }']);
   });
 });
