@@ -1,7 +1,6 @@
 import type { Metrics } from '../metrics.js';
 import type { CacheStore } from '../profiles/cache-store.js';
 import type { ReplicaLink } from './link.js';
-import type { IndexedResponseCache } from './response-index.js';
 
 const IDS_PER_MESSAGE = 1000;
 /** Deletes finished trips' answers left on lease keys (never a lease still held: its value is a token). */
@@ -15,7 +14,8 @@ return 1`;
 /**
  * Invalidation everywhere, over the Redis pub/sub bus: when what an id answers changes on one
  * replica (a refusal dropped after a webhook, a profile fetched anew, a person purged), every
- * replica drops its memory copies of that person and the whole responses showing them. Redis
+ * replica drops its memory copy of that person; its whole answers showing them are dropped by
+ * the account's change feed (`AccountProfiles.onChange`, which hears the bus too). Redis
  * itself holds the one shared copy, so the next lookup reads the new state from there.
  */
 export class ReplicaInvalidation {
@@ -23,7 +23,6 @@ export class ReplicaInvalidation {
     private readonly link: ReplicaLink,
     private readonly keyPrefix: string,
     private readonly store: CacheStore,
-    private readonly responses: IndexedResponseCache | undefined,
     private readonly metrics: Metrics,
   ) {
     link.onMessage((message) => {
@@ -31,7 +30,7 @@ export class ReplicaInvalidation {
     });
   }
 
-  /** `ids` of `account` changed here: drop whole answers showing them here, and everything of them elsewhere. */
+  /** `ids` of `account` changed here: tell the other replicas to drop their memory copies. */
   async changed(account: string, ids: readonly string[]): Promise<void> {
     this.dropLocal(account, ids, false);
     for (let i = 0; i < ids.length; i += IDS_PER_MESSAGE) {
@@ -44,7 +43,6 @@ export class ReplicaInvalidation {
 
   private dropLocal(account: string, ids: readonly string[], memory: boolean): void {
     if (memory) this.store.forgetMemory(ids.map((igsid) => `${this.keyPrefix}:${account}:${igsid}`));
-    this.responses?.dropIds(ids);
     this.metrics.replicaEvents.inc({ event: 'invalidated' }, ids.length);
   }
 }
