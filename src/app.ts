@@ -181,6 +181,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   readiness.relearn(accounts, async (standIn) => {
     const account = await readiness.build((health) => createAccountProfiles({ ...built.get(standIn)!, health }));
     if (isPlaceholderId(account.id)) return account;
+    avatars.learned(standIn.id, account.id);
     await standIn.refreshAhead?.close();
     if (!closing) startRefreshAhead(account);
     return account;

@@ -24,4 +24,13 @@ describe('avatar links', () => {
     expect(url({ signingKey: 'k'.repeat(32) })).not.toBe(url({ appSecret: 'app' }));
     for (const secret of ['token-a', 'token-b', 'secret-b']) expect(url({})).not.toContain(secret);
   });
+
+  it('an account learned under its real id after a stand-in (a late /me) gets links that verify', () => {
+    const signer = new AvatarLinks([{ id: 'token-abc', accessToken: 'token-a' }], {}, () => 'https://gw.example');
+    expect(() => signer.urlFor('17841400000000001', '42')).toThrow();
+    signer.learned('token-abc', '17841400000000001');
+    const file = fileOf(signer.urlFor('17841400000000001', '42'));
+    expect(signer.verify('17841400000000001', file)).toBe('42');
+    expect(signer.verify('token-abc', file)).toBeNull();
+  });
 });

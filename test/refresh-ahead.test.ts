@@ -93,9 +93,9 @@ describe('refresh-ahead of an account whose id was learned late', () => {
     // Meta is unreachable at start: the account serves under a stand-in id until /me answers.
     const port = await freePort();
     const late = await startStack({
-      env: { ...WEBHOOK_ENV, INSTAGRAM_GRAPH_URL: `http://127.0.0.1:${port}`, GRAPH_MAX_RETRIES: '0', PROFILE_TTL_SECONDS: '2', CACHE_KEY_PREFIX: `refresh-late-${process.pid}` },
+      env: { ...WEBHOOK_ENV, INSTAGRAM_GRAPH_URL: `http://127.0.0.1:${port}`, GRAPH_MAX_RETRIES: '0', PROFILE_TTL_SECONDS: '2', CACHE_KEY_PREFIX: `refresh-late-${process.pid}`, AVATAR_ALLOWED_HOSTS: '127.0.0.1' },
     });
-    const sim = await startSimulator({ port });
+    const sim = await startSimulator({ port, selfCdn: true });
     try {
       expect(late.gateway.accounts.only()!.id).toMatch(/^token-/);
       await waitFor(() => late.gateway.accounts.only()?.id === DEFAULT_BUSINESS_ID, { timeout: 30_000, what: 'the real account id' });
@@ -104,6 +104,14 @@ describe('refresh-ahead of an account whose id was learned late', () => {
       await waitForMetric(late.url, 'igpg_webhook_prefetched_profiles_total', { result: 'ok' }, 10, { timeout: 20_000 });
       // Fresh for 2 s: refresh-ahead of the rebuilt account re-reads all ten before that ends.
       await waitForMetric(late.url, 'igpg_refresh_ahead_profiles_total', { account: DEFAULT_BUSINESS_ID, result: 'ok' }, 10, { timeout: 20_000 });
+      // The rebuilt account's avatar links are signed for its real id, and they open.
+      const answer = await late.gql<{ instagramUser: { avatarUrl: string } }>('query($id: ID!) { instagramUser(id: $id) { avatarUrl } }', { id: people[0] });
+      expect(answer.errors).toBeUndefined();
+      const avatarUrl = answer.data!.instagramUser.avatarUrl;
+      expect(avatarUrl).toContain(`/avatars/${DEFAULT_BUSINESS_ID}/`);
+      const picture = await fetch(avatarUrl);
+      expect(picture.status).toBe(200);
+      expect(picture.headers.get('x-avatar-source')).toBe('instagram');
     } finally {
       await late.close();
       await sim.close();

@@ -19,6 +19,8 @@ export interface AccountSecrets {
  */
 export class AvatarLinks {
   private readonly keys = new Map<string, Buffer>();
+  /** Each account's key base, kept so an account learned under its real id later gets its key. */
+  private readonly roots = new Map<string, string>();
 
   /**
    * `signingKey` (AVATAR_SIGNING_KEY) wins; else the global app secret; else each account's own app
@@ -30,9 +32,19 @@ export class AvatarLinks {
     private readonly publicUrl: () => string,
   ) {
     for (const account of accounts) {
-      const root = base.signingKey ?? base.appSecret ?? account.appSecret ?? account.accessToken;
-      this.keys.set(account.id, createHmac('sha256', root).update(`igpg-avatar-key:${account.id}`).digest());
+      this.addKey(account.id, base.signingKey ?? base.appSecret ?? account.appSecret ?? account.accessToken);
     }
+  }
+
+  /** An account started under a stand-in id and Meta has now told its real one (a late `/me`): sign for it too. */
+  learned(standIn: string, real: string): void {
+    const root = this.roots.get(standIn);
+    if (root !== undefined && !this.keys.has(real)) this.addKey(real, root);
+  }
+
+  private addKey(account: string, root: string): void {
+    this.roots.set(account, root);
+    this.keys.set(account, createHmac('sha256', root).update(`igpg-avatar-key:${account}`).digest());
   }
 
   urlFor(account: string, igsid: string): string {
