@@ -227,9 +227,11 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     changed(igsids);
     await replicas?.invalidation.changed(accountId, igsids);
   };
-  cache.onStored = (igsids) => {
+  cache.onStored = (igsids, written) => {
+    // Here at once (whole answers read before this change stop being served); the other replicas
+    // once Redis holds the new entries, so what they read next is the new state.
     changed(igsids);
-    if (replicas) void replicas.invalidation.changed(accountId, igsids).catch(() => undefined);
+    if (replicas) void written.then(() => replicas.invalidation.changed(accountId, igsids)).catch(() => undefined);
   };
   replicas?.link.onMessage((message) => {
     if (message.t === 'drop' && message.account === accountId) changed(message.ids);

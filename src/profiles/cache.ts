@@ -38,8 +38,11 @@ interface Miss {
  */
 export class ProfileCache implements ProfileSource {
   private readonly revalidating = new Set<string>();
-  /** Hears ids whose stored answer this process just replaced (replicas drop their copies). */
-  onStored: ((igsids: string[]) => void) | undefined;
+  /**
+   * Hears ids whose stored answer this process just replaced, as soon as memory holds them (before
+   * the lookup that fetched them answers); `written` settles once Redis has them too.
+   */
+  onStored: ((igsids: string[], written: Promise<void>) => void) | undefined;
 
   constructor(
     /** The business account id (metrics label). */
@@ -174,9 +177,9 @@ export class ProfileCache implements ProfileSource {
         results.set(igsid, { ok: false, failure: outcome.failure });
       }
     }
-    const stored = this.store.setMany(writes).then(() => {
-      if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)));
-    });
+    // Memory holds the writes once setMany is called; Redis has them when `stored` settles.
+    const stored = this.store.setMany(writes);
+    if (writes.length) this.onStored?.(ids.filter((igsid) => results.has(igsid)), stored);
     return { results, stored };
   }
 
