@@ -1,11 +1,9 @@
 // `node dist/bench/memory.js`: the gateway's resident memory while it answers MEMORY_QUERIES (default
 // 150,000) distinct query documents (distinct operation names over one warm id), each once, under
 // 32 connections; RSS is read from /metrics before, every 25,000 queries, and at the end. Loopback only.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
+import { spawnBenchGateway } from './spawn.js';
 
 const QUERIES = Number(process.env.MEMORY_QUERIES ?? 150_000);
 const STEP = 25_000;
@@ -19,18 +17,8 @@ async function memory(url: string): Promise<string> {
 }
 
 const sim = await startSimulator({ latencyMs: 40 });
-const child = spawn(process.execPath, [fileURLToPath(new URL('../src/index.js', import.meta.url))], {
-  env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: sim.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...process.env.MEMORY_ENV ? (JSON.parse(process.env.MEMORY_ENV) as Record<string, string>) : {} },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const { child, url } = await spawnBenchGateway(sim.url, process.env.MEMORY_ENV ? (JSON.parse(process.env.MEMORY_ENV) as Record<string, string>) : {});
 try {
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address) resolve(address.replace('0.0.0.0', '127.0.0.1'));
-    });
-  });
   const query = (n: number) => `query Q${n}($id: ID!) { instagramUser(id: $id) { id username name followerCount } }`;
   await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: query(0), variables: { id: ID } }) });
   console.log(`start: ${await memory(url)}`);

@@ -1,13 +1,11 @@
 // `node dist/bench/profile.js`: a CPU profile (node --cpu-prof) of the gateway while it answers P3
 // (one hot repeated body) and, in a second process, P5 (warm pages, every body distinct), then the
 // top frames by self time. Profiles land in PROFILE_DIR (default /tmp/gateway-profiles). Loopback only.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
+import { spawnBenchGateway } from './spawn.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const DIR = process.env.PROFILE_DIR ?? '/tmp/gateway-profiles';
@@ -37,17 +35,7 @@ async function profile(label: string, simUrl: string, drive: (url: string, measu
   mkdirSync(dir, { recursive: true });
   const spawnedAt = performance.now();
   let skipMs = 0;
-  const child = spawn(process.execPath, [`--cpu-prof`, `--cpu-prof-dir=${dir}`, fileURLToPath(new URL('../src/index.js', import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: simUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CACHE_KEY_PREFIX: `profile${Date.now()}` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address) resolve(address.replace('0.0.0.0', '127.0.0.1'));
-    });
-  });
+  const { child, url } = await spawnBenchGateway(simUrl, { CACHE_KEY_PREFIX: `profile${Date.now()}` }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   await drive(url, () => (skipMs = performance.now() - spawnedAt));
   await new Promise<void>((resolve) => {
     child.removeAllListeners('exit');

@@ -8,20 +8,10 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { RESTDataSource, type AugmentedRequest } from '@apollo/datasource-rest';
 import { parse } from 'graphql';
+import type { GraphProfile } from '../src/graph/profile.js';
 import { loadSdl } from '../src/schema/sdl.js';
 
 const FIELDS = 'name,username,profile_pic,follower_count,is_user_follow_business,is_business_follow_user,is_verified_user';
-
-interface GraphUser {
-  id: string;
-  name?: string | null;
-  username?: string | null;
-  profile_pic?: string | null;
-  follower_count?: number | null;
-  is_user_follow_business?: boolean | null;
-  is_business_follow_user?: boolean | null;
-  is_verified_user?: boolean | null;
-}
 
 class InstagramApi extends RESTDataSource {
   override baseURL = `${process.env.GRAPH_URL ?? 'http://127.0.0.1:4010'}/v23.0/`;
@@ -31,7 +21,7 @@ class InstagramApi extends RESTDataSource {
   }
 
   async user(id: string) {
-    const user = await this.get<GraphUser>(encodeURIComponent(id), { params: { fields: FIELDS } });
+    const user = await this.get<GraphProfile>(encodeURIComponent(id), { params: { fields: FIELDS } });
     return {
       id,
       name: user.name ?? null,

@@ -4,11 +4,9 @@
 // SOAK_MAX_GROWTH_PERCENT (default 5) above its value at minute 2; exits 1 otherwise.
 // Bounded: each phase sends at most PHASE_MAX_REQUESTS pre-built requests over CONNECTIONS
 // connections, all on 127.0.0.1. SOAK_ENV (JSON) adds settings to the gateway's environment.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
+import { spawnBenchGateway } from './spawn.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const MAX_GROWTH_PERCENT = Number(process.env.SOAK_MAX_GROWTH_PERCENT ?? 5);
@@ -50,19 +48,9 @@ function phase(url: string, hotId: string, people: string[]): Buffer[] {
 
 const sim = await startSimulator({ latencyMs: 40 });
 const extra = process.env.SOAK_ENV ? (JSON.parse(process.env.SOAK_ENV) as Record<string, string>) : {};
-const child = spawn(process.execPath, [fileURLToPath(new URL('../src/index.js', import.meta.url))], {
-  env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: sim.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CACHE_KEY_PREFIX: `soak${Date.now()}`, ...extra },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const { child, url } = await spawnBenchGateway(sim.url, { CACHE_KEY_PREFIX: `soak${Date.now()}`, ...extra });
 let failed = false;
 try {
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address) resolve(address.replace('0.0.0.0', '127.0.0.1'));
-    });
-  });
   const people = freshIds(WARM_PEOPLE);
   const [hotId] = freshIds(1);
   for (const ids of [[hotId!], ...Array.from({ length: WARM_PEOPLE / 100 }, (_, i) => people.slice(i * 100, (i + 1) * 100))]) {
