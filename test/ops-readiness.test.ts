@@ -35,16 +35,13 @@ describe('/readyz tells the truth', () => {
     expect(body.accounts[0]!.state).toBe('token_invalid');
   });
 
-  it('lists every account: one rejected token among two is 200 degraded; the answer tells which', async () => {
+  it('lists every account: one rejected token among two is 200 degraded from the start; the answer tells which', async () => {
     const [a, b] = ['17841400000000101', '17841400000000202'];
     const [tokenA, tokenB] = ['EAAtoken-ready-A-51c0e2', 'EAAtoken-ready-B-8d4f91'];
     const accounts = tempJson([{ id: a, accessToken: tokenA }, { id: b, accessToken: tokenB }]);
-    // Meta knows only A's token: B's is rejected with code 190. With ids configured there is no /me at
-    // start, so the gateway learns it from B's first call.
+    // Meta knows only A's token: B's is rejected with code 190. Configured ids are checked against
+    // their tokens (/me) at start, so readiness knows before any lookup.
     stack = await startStack({ env: { INSTAGRAM_ACCESS_TOKEN: '', INSTAGRAM_ACCOUNTS_FILE: accounts }, sim: { tokens: { [tokenA]: a } } });
-    expect((await readyz(stack)).body.status).toBe('ready');
-    const failed = await stack.gql('{ instagramUser(id: "1784140000000021") { id } }', undefined, { 'x-instagram-account': b });
-    expect(failed.errors?.[0]?.extensions?.code).toBe('ACCESS_TOKEN_INVALID');
     const { code, body } = await readyz(stack);
     expect(code).toBe(200);
     expect(body.status).toBe('degraded');
@@ -53,6 +50,20 @@ describe('/readyz tells the truth', () => {
       { id: b, state: 'token_invalid' },
     ]);
     expect(JSON.stringify(body)).not.toContain('EAAtoken');
+    const failed = await stack.gql('{ instagramUser(id: "1784140000000021") { id } }', undefined, { 'x-instagram-account': b });
+    expect(failed.errors?.[0]?.extensions?.code).toBe('ACCESS_TOKEN_INVALID');
+  });
+
+  it('configured ids whose tokens are all rejected: 503 at once, before any lookup', async () => {
+    const accounts = tempJson([
+      { id: '17841400000000303', accessToken: 'EAAtoken-revoked-C-0a1b2c' },
+      { id: '17841400000000404', accessToken: 'EAAtoken-revoked-D-3d4e5f' },
+    ]);
+    stack = await startStack({ env: { INSTAGRAM_ACCESS_TOKEN: '', INSTAGRAM_ACCOUNTS_FILE: accounts }, sim: { tokens: {} } });
+    const { code, body } = await readyz(stack);
+    expect(code).toBe(503);
+    expect(body.accounts.map((account) => account.state)).toEqual(['token_invalid', 'token_invalid']);
+    expect(stack.sim.calls.filter((call) => call.kind !== 'me')).toHaveLength(0);
   });
 
   it('Meta unreachable at start: 503 account_unknown, then the real id without a restart once Meta answers', { timeout: 30_000 }, async () => {

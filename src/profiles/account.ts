@@ -135,6 +135,11 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
   if (id === undefined) {
     id = await learnAccountId(client, gate, deps.credentials.accessToken, logger);
     await metrics.renameAccount('pending', id);
+  } else {
+    // A configured id is checked against its token once at start: a rejected token shows in
+    // readiness at once (the client's observer sees the 190), not at the first lookup.
+    const told = await askMe(client, gate, logger);
+    if (told !== undefined && told !== id) logger.warn({ account: id, tokenAccount: told }, 'the configured account id is not the one its access token belongs to (INSTAGRAM_ACCOUNTS_FILE)');
   }
   const accountId = id;
   const c = deps.cache;
@@ -242,18 +247,23 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });
 
-/**
- * The business account behind a token, from `GET /me?fields=user_id`. If Meta can't tell us now,
- * a digest of the token stands in: cache keys stay per-token, so never shared across businesses.
- */
-async function learnAccountId(client: GraphClient, gate: UpstreamGate, accessToken: string, logger: Logger): Promise<string> {
+/** The business account id Meta tells for this token (`GET /me?fields=user_id`), or undefined when it can't now. */
+async function askMe(client: GraphClient, gate: UpstreamGate, logger: Logger): Promise<string | undefined> {
   const sent = await gate.send(0, () => client.get('me', 'me', { fields: 'user_id,username' }));
   if ('failure' in sent) {
     logger.warn({ reason: sent.failure.message }, 'could not reach the Graph API to learn the business account id');
-  } else {
-    const me = meAnswer.safeParse(sent.answer.body);
-    if (sent.answer.status === 200 && me.success) return String(me.data.user_id);
-    logger.warn({ status: sent.answer.status }, 'could not learn the business account id from /me');
+    return undefined;
   }
-  return `token-${createHash('sha256').update(accessToken).digest('hex').slice(0, 16)}`;
+  const me = meAnswer.safeParse(sent.answer.body);
+  if (sent.answer.status === 200 && me.success) return String(me.data.user_id);
+  logger.warn({ status: sent.answer.status }, 'could not learn the business account id from /me');
+  return undefined;
+}
+
+/**
+ * The business account behind a token. If Meta can't tell us now, a digest of the token stands in:
+ * cache keys stay per-token, so never shared across businesses.
+ */
+async function learnAccountId(client: GraphClient, gate: UpstreamGate, accessToken: string, logger: Logger): Promise<string> {
+  return (await askMe(client, gate, logger)) ?? `token-${createHash('sha256').update(accessToken).digest('hex').slice(0, 16)}`;
 }
