@@ -22,6 +22,8 @@ const BODIES_PER_PHASE = Math.min(200_000, 16_000 * WARM_SECONDS);
 const WARMUP_ROUNDS = 8;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'bench-token';
+/** Every server runs as deployed (graphql's development-only checks off); BENCH_NODE_ENV=development to compare. */
+const BENCH_NODE_ENV = process.env.BENCH_NODE_ENV ?? 'production';
 
 const ONE = 'query One($id: ID!) { instagramUser(id: $id) { id username name followerCount } }';
 const MANY = 'query Many($ids: [ID!]!) { instagramUsers(ids: $ids) { id username name followerCount } }';
@@ -34,7 +36,7 @@ interface Server {
 /** Starts `node <script>` and waits for the JSON line carrying its `address`. */
 async function startProcess(script: string, env: Record<string, string>): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: BENCH_NODE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -264,7 +266,7 @@ const serverOf = (scenario: string, prefix: string) => [...(figures.get(scenario
 
 function report() {
   console.log(`\nig-profile-gateway benchmark · ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}) shared by load generator, simulator and servers`);
-  console.log(`simulator latency ${UPSTREAM_LATENCY_MS} ms · Node ${process.version} · ${ROUNDS} alternating rounds, ${WARM_SECONDS} s per load phase · figures: mean of the rounds (round trips: worst)`);
+  console.log(`simulator latency ${UPSTREAM_LATENCY_MS} ms · Node ${process.version} · NODE_ENV=${BENCH_NODE_ENV} · ${ROUNDS} alternating rounds, ${WARM_SECONDS} s per load phase · figures: mean of the rounds (round trips: worst)`);
   for (const [scenario, byServer] of [...figures].sort(([a], [b]) => a.localeCompare(b))) {
     console.log(`\n${scenario}`);
     const anchor = summary(scenario, serverOf(scenario, 'ceiling'));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  */
 export async function spawnBenchGateway(simUrl: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('../src/index.js', import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: simUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: process.env.BENCH_NODE_ENV ?? 'production', INSTAGRAM_ACCESS_TOKEN: 'bench-token', INSTAGRAM_GRAPH_URL: simUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -48,6 +48,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly warmPathAnswers = new Counter({
+    name: 'igpg_warm_path_answers_total',
+    help: 'GraphQL answers built by the warm path (a plain profile read, every person fresh in memory) without the GraphQL pipeline.',
+    labelNames: ['account'] as const,
+    registers: [this.registry],
+  });
+
   readonly staleServed = new Counter({
     name: 'igpg_cache_stale_served_total',
     help: 'Stale profiles served, by reason (revalidate: stale-while-revalidate; error: stale-if-error).',

@@ -303,6 +303,14 @@ export const SETTINGS = {
     default: '33554432',
     schema: int(0, 4_294_967_296),
   }),
+  WARM_PATH_MAX_BYTES: setting({
+    group: 'cache',
+    key: 'warmPathMaxBytes',
+    meaning:
+      'Bytes of compiled queries kept for the warm path, which answers a plain profile read (no fragments or directives) whose people are all fresh in memory before the GraphQL pipeline (least recently used go first; 0 turns it off).',
+    default: '4194304',
+    schema: int(0, 4_294_967_296),
+  }),
   DOCUMENT_CACHE_MAX_BYTES: setting({
     group: 'cache',
     key: 'documentCacheMaxBytes',

@@ -25,6 +25,7 @@ import { RecentChanges } from './people.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
+import { WarmPath } from './warm-path.js';
 import { registerHttpCaching } from './http-cache.js';
 import { documentStore, responseStore } from './apollo-caches.js';
 
@@ -158,14 +159,37 @@ export async function registerGraphQL(
     watched.add(account);
     account.onChange?.((igsids) => changes.note(account.id, igsids));
   };
+  const schema = buildGatewaySchema();
+  const validationRules = [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])];
+  const avatarUrlOf = (account: AccountProfiles) => (igsid: string) => deps.avatars.urlFor(account.id, igsid);
+  const warmPath =
+    cacheOn && deps.config.cache.warmPathMaxBytes > 0
+      ? new WarmPath({
+          maxBytes: deps.config.cache.warmPathMaxBytes,
+          schema,
+          compile: { rules: validationRules, maxTokens: deps.config.limits.queryTokens },
+          authorize: (request) => {
+            const account = authorizer.authorize(request);
+            watch(account);
+            return account;
+          },
+          context: (account) => ({ account, avatarUrl: avatarUrlOf(account), maxIdsPerQuery: deps.config.limits.idsPerQuery, clock }),
+          onAnswer: (account) => {
+            deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'miss' });
+            deps.metrics.warmPathAnswers.inc({ account });
+          },
+          hotPath,
+          changes,
+        })
+      : undefined;
   const apollo = new ApolloServer<GatewayContext>({
-    schema: buildGatewaySchema(),
+    schema,
     includeStacktraceInErrorResponses: false,
     // Our own rule refuses introspection when it is off (its message names INTROSPECTION).
     introspection: true,
     logger: deps.logger,
     formatError,
-    validationRules: [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])],
+    validationRules,
     parseOptions: { maxTokens: deps.config.limits.queryTokens },
     // Both bounded by estimated bytes: Apollo's defaults count a document by its JSON length.
     documentStore: documentStore(deps.config.cache.documentCacheMaxBytes),
@@ -208,6 +232,7 @@ export async function registerGraphQL(
   registerEdgeLimits(app, deps.config.limits);
   registerHttpCaching(app);
   hotPath?.register(app);
+  warmPath?.register(app);
   await app.register(fastifyApollo(apollo), {
     path: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
@@ -240,7 +265,7 @@ export async function registerGraphQL(
         maxIdsPerQuery: deps.config.limits.idsPerQuery,
         idsLeft: { count: deps.config.limits.idsPerQuery },
         staleProfiles,
-        avatarUrl: (igsid) => deps.avatars.urlFor(account.id, igsid),
+        avatarUrl: avatarUrlOf(account),
         clock,
         shown,
         keptByHotPath,

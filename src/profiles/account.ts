@@ -18,7 +18,7 @@ import type { ProfileSource } from './source.js';
 import { createCommenterLog, type CommenterLog } from './commenters.js';
 import { createContactLog, type ContactLog } from './contacts.js';
 import { RefreshAhead, refreshTiming } from './refresh-ahead.js';
-import { GRAPH_FIELDS } from '../graph/profile.js';
+import { GRAPH_FIELDS, type GraphField, type GraphProfile } from '../graph/profile.js';
 import type { CrmRedis } from './crm-redis.js';
 import { SharedAccountState } from '../replicas/account-state.js';
 import { SharedFlight } from '../replicas/flight.js';
@@ -31,6 +31,8 @@ export interface AccountProfiles {
   id: string;
   /** The cache when caching is on, else the batcher. */
   source: ProfileSource;
+  /** The cache's fresh memory copies (`ProfileCache.peekFresh`); undefined when caching is off. */
+  peekFresh?: ((igsids: readonly string[], fields: readonly GraphField[]) => GraphProfile[] | undefined) | undefined;
   /** Drops cached `CONSENT_REQUIRED` / `USER_BLOCKED` answers (the people just interacted); keeps profiles. */
   forgetNegative(igsids: readonly string[]): Promise<void>;
   /** Drops cached entries entirely (the next lookup reads Meta), e.g. when the CDN refuses a picture URL. */
@@ -242,7 +244,8 @@ export async function createAccountProfiles(deps: AccountDeps): Promise<AccountP
     if (message.t === 'drop' && message.account === accountId) changed(message.ids);
   });
   const onChange = (listener: (igsids: readonly string[]) => void) => void listeners.add(listener);
-  return { id: accountId, source: cache, forgetNegative, forget, onChange, interactions, pausedSeconds, ...crm, refreshAhead };
+  const peekFresh = (igsids: readonly string[], fields: readonly GraphField[]) => cache.peekFresh(igsids, fields);
+  return { id: accountId, source: cache, peekFresh, forgetNegative, forget, onChange, interactions, pausedSeconds, ...crm, refreshAhead };
 }
 
 const meAnswer = z.object({ user_id: z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]) });

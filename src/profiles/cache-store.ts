@@ -41,6 +41,8 @@ export interface CacheStore {
    */
   setMany(writes: readonly StoreWrite[], options?: { durable?: boolean }): Promise<void>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
+  /** This process's memory copy of `key` (validated when it was stored), without asking Redis. */
+  peekMemory<T>(key: string): T | undefined;
   /** Keeps a copy of a (validated) Redis hit in memory, so the next lookup stays local. */
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void;
   /** Drops this process's memory copies only (another replica changed what they answer). */
@@ -179,6 +181,10 @@ class LayeredStore implements CacheStore {
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
     await this.setMany([{ key, value, ttlMs }]);
+  }
+
+  peekMemory<T>(key: string): T | undefined {
+    return this.memory.get(key)?.value as T | undefined;
   }
 
   setMemoryOnly(key: string, value: unknown, ttlMs: number): void {

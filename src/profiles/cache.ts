@@ -10,13 +10,14 @@ import {
   profileFrom,
   fieldState,
   freshUntil,
+  freshProfileOf,
   selectionState,
   storeTtlMs,
   type CacheEntry,
   type FreshnessPolicy,
 } from './entry.js';
 import type { ProfileSource } from './source.js';
-import type { GraphField } from '../graph/profile.js';
+import type { GraphField, GraphProfile } from '../graph/profile.js';
 import { type GatewayErrorCode, type ProfileOutcome, type UpstreamFailure, missingOutcome } from '../graph/outcomes.js';
 
 const REMEMBERED = new Set<string>(NEGATIVE_CODES);
@@ -38,6 +39,12 @@ interface Miss {
  */
 export class ProfileCache implements ProfileSource {
   private readonly revalidating = new Set<string>();
+  /**
+   * Per stored entry (entries are never changed, only replaced), the profile `peekFresh` last read
+   * from it and for which fields: the same read gives the same object, so the warm path can keep
+   * what it built from it. One per entry, gone with the entry.
+   */
+  private readonly reads = new WeakMap<CacheEntry, { fields: readonly GraphField[]; profile: GraphProfile }>();
   /**
    * Hears ids whose stored answer this process just replaced, as soon as memory holds them (before
    * the lookup that fetched them answers); `written` settles once Redis has them too.
@@ -125,6 +132,32 @@ export class ProfileCache implements ProfileSource {
       }),
     );
     return results;
+  }
+
+  /**
+   * The profiles of these (distinct) ids, in order, when memory holds every one fresh for `fields`;
+   * undefined as soon as one needs more (`load` then answers it, and counts its lookups). Counted as
+   * the hits `load` would count. The profiles are shared: read them, never change them.
+   */
+  peekFresh(igsids: readonly string[], fields: readonly GraphField[]): GraphProfile[] | undefined {
+    const now = this.clock.now();
+    const profiles: GraphProfile[] = [];
+    for (const igsid of igsids) {
+      const entry = this.store.peekMemory<CacheEntry>(this.keyOf(igsid));
+      if (!entry || entry.negative) return undefined;
+      const read = this.reads.get(entry);
+      if (read && (read.fields === fields || read.fields.join() === fields.join())) {
+        if (!(now < read.profile.freshUntil!)) return undefined;
+        profiles.push(read.profile);
+        continue;
+      }
+      const profile = freshProfileOf(entry, igsid, fields, this.policy, now);
+      if (!profile) return undefined;
+      this.reads.set(entry, { fields, profile });
+      profiles.push(profile);
+    }
+    this.metrics.cacheLookups.inc({ account: this.account, layer: 'memory', result: 'hit' }, igsids.length);
+    return profiles;
   }
 
   private freshProfile(entry: CacheEntry, igsid: string, fields: readonly GraphField[]) {

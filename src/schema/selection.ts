@@ -20,6 +20,12 @@ const GRAPH_FIELDS_OF: Readonly<Record<string, readonly GraphField[]>> = {
   displayName: DISPLAY_NAME_FIELDS,
 };
 
+/** The Graph fields one `InstagramUser` field reads (none for `id`, `avatarUrl`, `lastInteractionAt`…). */
+export function graphFieldsOf(fieldName: string): readonly GraphField[] {
+  if (Object.hasOwn(GRAPH_FIELD_OF, fieldName)) return [GRAPH_FIELD_OF[fieldName]!];
+  return Object.hasOwn(GRAPH_FIELDS_OF, fieldName) ? GRAPH_FIELDS_OF[fieldName]! : [];
+}
+
 /**
  * The Graph fields an `InstagramUser` selection needs, following fragments and inline fragments.
  * Only these are asked upstream. `@skip`/`@include` are ignored: asking for a field too many is
@@ -31,9 +37,7 @@ export function selectedGraphFields(info: GraphQLResolveInfo): Set<GraphField> {
   const visit = (selectionSet: SelectionSetNode | undefined) => {
     for (const selection of selectionSet?.selections ?? []) {
       if (selection.kind === Kind.FIELD) {
-        const graphField = GRAPH_FIELD_OF[selection.name.value];
-        if (graphField) fields.add(graphField);
-        for (const field of GRAPH_FIELDS_OF[selection.name.value] ?? []) fields.add(field);
+        for (const field of graphFieldsOf(selection.name.value)) fields.add(field);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         if (!selection.typeCondition || selection.typeCondition.name.value === 'InstagramUser') visit(selection.selectionSet);
       } else {

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   cacheEntrySchema,
   fieldState,
+  freshProfileOf,
   freshUntil,
   mergeProfile,
+  profileFrom,
   oldestFetch,
   selectionState,
   storeTtlMs,
@@ -84,5 +86,33 @@ describe('cacheEntrySchema (what a store may hand back)', () => {
     ['an over-long string', { fields: { name: { value: 'x'.repeat(5000), at: 1 } } }],
   ])('refuses %s', (_, value) => {
     expect(cacheEntrySchema.safeParse(value).success).toBe(false);
+  });
+});
+
+describe('freshProfileOf (the warm path\'s one-pass read)', () => {
+  it('gives exactly what selectionState + profileFrom + freshUntil give, over 5,000 random entries and selections', () => {
+    const all = ['name', 'username', 'profile_pic', 'follower_count', 'is_verified_user'] as const;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const now = 1_800_000_000_000;
+    let fresh = 0;
+    for (let n = 0; n < 5000; n++) {
+      const entry: CacheEntry = { fields: {} };
+      for (const field of all) {
+        if (random() < 0.25) continue;
+        // Fetched up to 70 s ago, or (another replica's clock) a little in the future.
+        const at = now - Math.floor(random() * 72_000) + 2_000;
+        const value = field === 'profile_pic' ? (random() < 0.2 ? null : pic(now + Math.floor(random() * 20_000) - 2_000)) : field === 'follower_count' ? n : `v${n}`;
+        Object.assign(entry.fields, { [field]: { value, at } });
+      }
+      const fields = all.filter(() => random() < 0.4);
+      const expected = selectionState(entry, fields, policy, now) === 'fresh' ? { ...profileFrom(entry, '42', fields), freshUntil: freshUntil(entry, fields, policy) } : undefined;
+      const got = freshProfileOf(entry, '42', fields, policy, now);
+      expect(got, JSON.stringify({ entry, fields })).toEqual(expected);
+      if (got) fresh++;
+    }
+    // Both outcomes are well represented.
+    expect(fresh).toBeGreaterThan(500);
+    expect(fresh).toBeLessThan(4500);
   });
 });
