@@ -122,8 +122,9 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   registerHttpTracing(app, telemetry);
   // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
   let closing = false;
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   // Fastify's own refusals (413, 415, malformed JSON…) come in its own shape: /graphql answers in
   // the GraphQL shape, and a 413 names the setting to raise.
@@ -143,15 +144,17 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
     return reply.code(413).send({ error: 'Payload Too Large', message });
   });
   if (simulator) {
-    app.addHook('onSend', async (_request, reply) => {
+    app.addHook('onSend', (_request, reply, payload, done) => {
       reply.header('x-gateway-data', 'simulated');
+      done(null, payload);
     });
   }
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     request.log[config.log.accessLog ? 'info' : 'debug'](
       { method: request.method, path: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request served',
     );
+    done();
   });
   registerPlayground(app, { enabled: config.server.playground });
   const { links: avatars, service: avatarService } = registerAvatars(app, {

@@ -80,8 +80,10 @@ export class HotPath {
   }
 
   register(app: FastifyInstance): void {
-    app.addHook('preHandler', async (request, reply) => this.answer(request, reply));
-    app.addHook('onSend', async (request, reply, payload) => {
+    app.addHook('preHandler', (request, reply, done) => {
+      if (!this.answer(request, reply)) done();
+    });
+    app.addHook('onSend', (request, reply, payload, done) => {
       const pending = this.pending.get(request);
       // Registered after `registerHttpCaching`: refusals and errors already say no-store here.
       const fresh = reply.statusCode === 200 ? FRESH_FOR.exec(String(reply.getHeader('cache-control'))) : null;
@@ -90,7 +92,7 @@ export class HotPath {
         const expiresAt = this.options.clock.now() + Number(fresh[1]) * 1000;
         this.entries.set(pending.key, { payload, contentType, expiresAt, account: pending.account, shown: pending.shown });
       }
-      return payload;
+      done(null, payload);
     });
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCOUNT_HEADER } from './auth.js';
 import { NO_STORE } from './hot-path.js';
 
@@ -15,17 +15,19 @@ const VARY = `authorization, ${ACCOUNT_HEADER}, accept`;
  * gets 304 with no body.
  */
 export function registerHttpCaching(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.routeOptions.url !== '/graphql') return payload;
-    if (reply.statusCode !== 200 || !reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);
-    if (!FRESH.test(String(reply.getHeader('cache-control')))) return payload;
-    reply.header('vary', VARY);
-    if (request.method !== 'GET' || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
-    const etag = `"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`;
-    reply.header('etag', etag);
-    const asked = request.headers['if-none-match'];
-    if (asked === undefined || !asked.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return payload;
-    reply.code(304).removeHeader('content-type').removeHeader('content-length');
-    return '';
-  });
+  app.addHook('onSend', (request, reply, payload, done) => done(null, httpCaching(request, reply, payload)));
+}
+
+function httpCaching(request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if (request.routeOptions.url !== '/graphql') return payload;
+  if (reply.statusCode !== 200 || !reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);
+  if (!FRESH.test(String(reply.getHeader('cache-control')))) return payload;
+  reply.header('vary', VARY);
+  if (request.method !== 'GET' || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+  const etag = `"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`;
+  reply.header('etag', etag);
+  const asked = request.headers['if-none-match'];
+  if (asked === undefined || !asked.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return payload;
+  reply.code(304).removeHeader('content-type').removeHeader('content-length');
+  return '';
 }

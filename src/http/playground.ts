@@ -94,7 +94,8 @@ export function registerPlayground(app: FastifyInstance, deps: { enabled: boolea
     return securityHeaders(reply).header('content-type', `${asset.type}; charset=utf-8`).header('cache-control', 'public, max-age=3600').send(asset.body);
   });
   // Ahead of Apollo's GET handler: a browser visit gets the page, API calls go on untouched.
-  app.addHook('onRequest', async (request, reply) => {
-    if (isBrowserVisit(request)) return servePage(reply);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (isBrowserVisit(request)) return void servePage(reply);
+    done();
   });
 }

@@ -48,7 +48,9 @@ export class WarmPath {
 
   /** Registered after the hot path: its hit has answered already, its miss is tracked here. */
   register(app: FastifyInstance): void {
-    app.addHook('preHandler', async (request, reply) => this.answer(request, reply));
+    app.addHook('preHandler', (request, reply, done) => {
+      if (!this.answer(request, reply)) done();
+    });
   }
 
   private answer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
