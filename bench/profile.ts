@@ -73,7 +73,7 @@ function summarise(label: string, cpu: CpuProfile) {
   console.log(`\n${label}: self time by package: ${[...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([name, count]) => `${name} ${share(count)}`).join(', ')}`);
   const busyMs = cpu.samples.reduce((sum, id, i) => sum + (byId.get(id)!.callFrame.functionName === '(idle)' ? 0 : cpu.timeDeltas[i]!), 0) / 1000;
   console.log(`${label}: ${cpu.samples.length} samples, ${busyMs.toFixed(0)} ms busy; top frames by self time`);
-  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 20))) {
     console.log(`  ${((100 * count) / cpu.samples.length).toFixed(1).padStart(5)}%  ${key}`);
   }
 }

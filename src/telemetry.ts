@@ -154,11 +154,22 @@ function firstField(operation: { selectionSet: { selections: ReadonlyArray<{ kin
 }
 
 /**
- * The `graphql.operation` span of a query the warm path answered before Apollo (marked
- * `graphql.warm_path`): it runs no resolver and no Graph round trip, so it has no children.
+ * Runs `work` inside the `graphql.operation` span of a query the warm path took (marked
+ * `graphql.warm_path`): the Graph round trips it causes nest under it, as under Apollo's.
  */
-export function traceWarmOperation(operationName: string | undefined, firstFieldName: string, accountId: string): void {
-  if (!manager) return;
+export function traceWarmOperation<T>(operationName: string | undefined, name: string, accountId: string, work: () => T): T {
+  if (!manager) return work();
   const attributes = { 'graphql.operation.type': 'query', 'graphql.operation.name': operationName ?? '', 'instagram.account.id': accountId, 'graphql.warm_path': true };
-  tracer().startSpan(`query ${operationName ?? firstFieldName}`, { kind: SpanKind.INTERNAL, attributes }, context.active()).end();
+  const parent = context.active();
+  const span = tracer().startSpan(`query ${name}`, { kind: SpanKind.INTERNAL, attributes }, parent);
+  let result: T;
+  try {
+    result = context.with(trace.setSpan(parent, span), work);
+  } catch (error) {
+    span.end();
+    throw error;
+  }
+  if (result instanceof Promise) return result.finally(() => span.end()) as T;
+  span.end();
+  return result;
 }

@@ -47,10 +47,11 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
   it('every supported shape answers exactly what Apollo answers, with the same headers and no upstream call', async () => {
     stack = await startStack({ env: { PROFILE_TTL_SECONDS: '600' } });
     const ids = igsids(4, 9100);
-    // Cold: Apollo fetches (the warm path steps aside: nothing is in memory yet).
+    // Cold: the warm path loads them (one read) and answers.
     const cold = await post({ query: `query ($ids: [ID!]!) { instagramUsers(ids: $ids) { ${EVERY_PLAIN_FIELD} } }`, variables: { ids } });
     expect(cold.status).toBe(200);
-    expect(await warmAnswers()).toBe(0);
+    expect(await warmAnswers()).toBe(1);
+    expect(stack.sim.roundTrips()).toBe(1);
     const trips = stack.sim.roundTrips();
 
     const shapes: Array<[string, Record<string, unknown>]> = [
@@ -108,19 +109,48 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     await steppedAside({ query: `{ __typename instagramUser(id: "${ids[0]}") { username } }` });
     await steppedAside({ query: '{ instagramUsers(ids: []) { username } }' });
     await steppedAside({ query: `{ a: instagramUser(id: "${ids[0]}") { username } a: instagramUser(id: "${ids[0]}") { name } }` });
-    // Another media type asked for, and a profile not in memory (Apollo fetches it).
+    // Another media type asked for.
     const graphqlResponse = await steppedAside({ query: `{ instagramUser(id: "${ids[0]}") { username } }` }, { accept: 'application/graphql-response+json' });
     expect(graphqlResponse.warm.contentType).toMatch(/^application\/graphql-response\+json/);
-    const before = stack.sim.roundTrips();
-    const [cold] = igsids(1, 9300);
-    const { warm } = await steppedAside({ query: `{ instagramUser(id: "${cold}") { username } }` });
-    expect(JSON.parse(warm.body).data.instagramUser.username).toBeTruthy();
-    expect(stack.sim.roundTrips()).toBe(before + 1);
-    // A selection wider than what memory holds fresh (the cached entries have no follower count yet).
-    await steppedAside({ query: `{ instagramUser(id: "${ids[1]}") { username followerCount } }` });
   });
 
-  it('stops answering once a profile is no longer fresh; Apollo reads it again', async () => {
+  it('people not fresh in memory are loaded through the cache first (one read), then answered like Apollo', async () => {
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '600' } });
+    const ids = igsids(3, 9300);
+    const before = stack.sim.roundTrips();
+    // Cold: read once by the warm path; Apollo's answer to the same request then comes from the cache.
+    const cold = await both({ query: 'query ($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }', variables: { ids } });
+    expect(cold.served).toBe(true);
+    expect(cold.warm.body).toBe(cold.apollo.body);
+    expect(maxAge(cold.warm)).toBeGreaterThan(0);
+    expect(stack.sim.roundTrips()).toBe(before + 1);
+    // A selection wider than what memory holds fresh: only the new field is read.
+    const wider = await both({ query: `{ instagramUser(id: "${ids[1]}") { username followerCount } }` });
+    expect(wider.served).toBe(true);
+    expect(wider.warm.body).toBe(wider.apollo.body);
+    expect(stack.sim.roundTrips()).toBe(before + 2);
+  });
+
+  it('a refusal or a failure found while loading is answered by Apollo from what was loaded: Meta is asked once', async () => {
+    stack = await startStack({ env: { PROFILE_TTL_SECONDS: '600', GRAPH_MAX_RETRIES: '0', NEGATIVE_TTL_SECONDS: '0' } });
+    const [fine] = igsids(1, 9350);
+    for (const refused of ['99900000000001', '99930000000001']) {
+      const before = stack.sim.roundTrips();
+      const warmBefore = await warmAnswers();
+      const answer = await post({ query: 'query ($ids: [ID!]!) { instagramUsers(ids: $ids) { id username } }', variables: { ids: [fine, refused] } });
+      expect(await warmAnswers()).toBe(warmBefore);
+      const body = JSON.parse(answer.body);
+      expect(body.data.instagramUsers[0].id).toBe(fine);
+      expect(body.data.instagramUsers[1]).toBeNull();
+      expect(body.errors[0].path).toEqual(['instagramUsers', 1]);
+      expect(body.errors[0].extensions.code).toBe(refused.startsWith('9990') ? 'CONSENT_REQUIRED' : 'UPSTREAM_UNAVAILABLE');
+      expect(answer.cacheControl).toBe('no-store');
+      // One read for both ids, not a second one by Apollo (nothing refused is remembered here: NEGATIVE_TTL_SECONDS=0).
+      expect(stack.sim.roundTrips()).toBe(before + 1);
+    }
+  });
+
+  it('a profile no longer fresh is read again (once) before the answer, never served from memory', async () => {
     const clock = new OffsetClock();
     stack = await startStack({ env: { PROFILE_TTL_SECONDS: '60', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' }, clock });
     const [id] = igsids(1, 9400);
@@ -131,10 +161,13 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     const trips = stack.sim.roundTrips();
     clock.skip(61_000);
     const stale = await both({ query, variables: { id, n: 2 } });
-    expect(stale.served).toBe(false);
+    expect(stale.served).toBe(true);
+    expect(stale.warm.body).toBe(stale.apollo.body);
+    expect(maxAge(stale.warm)).toBeGreaterThan(50);
     expect(stack.sim.roundTrips()).toBe(trips + 1);
-    // Read again, fresh again: the warm path answers once more.
+    // Fresh again: answered from memory, nothing read.
     expect((await both({ query, variables: { id, n: 3 } })).served).toBe(true);
+    expect(stack.sim.roundTrips()).toBe(trips + 1);
   });
 
   it('counts the profile hits Apollo would count, and the hot path keeps its answer', async () => {

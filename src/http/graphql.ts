@@ -25,7 +25,7 @@ import { RecentChanges } from './people.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
-import { WarmPath } from './warm-path.js';
+import { WarmPath, withPreloaded } from './warm-path.js';
 import { registerHttpCaching } from './http-cache.js';
 import { documentStore, responseStore } from './apollo-caches.js';
 
@@ -172,7 +172,8 @@ export async function registerGraphQL(
             watch(account);
             return account;
           },
-          context: (account) => ({ account, avatarUrl: avatarUrlOf(account), maxIdsPerQuery: deps.config.limits.idsPerQuery, clock }),
+          context: (account) => ({ account, avatarUrl: avatarUrlOf(account), clock }),
+          maxIdsPerQuery: deps.config.limits.idsPerQuery,
           onAnswer: (account) => {
             deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'miss' });
             deps.metrics.warmPathAnswers.inc({ account });
@@ -249,10 +250,13 @@ export async function registerGraphQL(
       const staleProfiles: GatewayContext['staleProfiles'] = [];
       const shown: GatewayContext['shown'] = new Map();
       const keptByHotPath = hotPath?.track(request, shown) ?? false;
+      // What the warm path already loaded for this request is not read again.
+      const preloaded = warmPath?.preloaded(request);
+      const upstream = withPreloaded(account.source, preloaded);
       const source: ProfileSource = {
         load: async (igsids, fields) => {
-          const outcomes = await account.source.load(igsids, fields);
-          const readAt = changes.now();
+          const outcomes = await upstream.load(igsids, fields);
+          const readAt = Math.min(changes.now(), preloaded?.readAt ?? Number.POSITIVE_INFINITY);
           for (const igsid of igsids) if (!shown.has(igsid)) shown.set(igsid, readAt);
           return outcomes;
         },

@@ -2,7 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { AccountProfiles } from '../profiles/account.js';
-import { compileQuery, type CompiledQuery, type CompileOptions, type RunContext } from '../schema/compiled-query.js';
+import type { ProfileOutcome } from '../graph/outcomes.js';
+import type { GraphField, GraphProfile } from '../graph/profile.js';
+import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from '../profiles/source.js';
+import { compileQuery, type CompiledAnswer, type CompiledQuery, type CompileOptions, type Reads, type RunContext } from '../schema/compiled-query.js';
 import { traceWarmOperation } from '../telemetry.js';
 import type { HotPath } from './hot-path.js';
 import type { RecentChanges } from './people.js';
@@ -13,6 +16,40 @@ const ENTRY_OVERHEAD = 400;
 /** A request body the warm path reads: anything else (extensions, persisted queries…) goes to Apollo. */
 const BODY_KEYS = new Set(['query', 'variables', 'operationName']);
 
+interface Start {
+  plan: CompiledQuery;
+  account: AccountProfiles;
+  reads: Reads;
+  context: RunContext;
+}
+
+/** Outcomes the warm path loaded for a request it then left to Apollo. */
+export interface Preloaded {
+  fields: readonly GraphField[];
+  outcomes: Map<string, ProfileOutcome>;
+  /** The change epoch (RecentChanges) when they were read. */
+  readAt: number;
+}
+
+/** `source`, answering from `preloaded` the ids it holds for the same fields. */
+export function withPreloaded(source: ProfileSource, preloaded: Preloaded | undefined): ProfileSource {
+  if (!preloaded) return source;
+  return {
+    async load(ids, fields) {
+      if (fields.join() !== preloaded.fields.join()) return source.load(ids, fields);
+      const outcomes = new Map<string, ProfileOutcome>();
+      const missing: string[] = [];
+      for (const igsid of ids) {
+        const outcome = preloaded.outcomes.get(igsid);
+        if (outcome) outcomes.set(igsid, outcome);
+        else missing.push(igsid);
+      }
+      if (missing.length) for (const [igsid, outcome] of await source.load(missing, fields)) outcomes.set(igsid, outcome);
+      return outcomes;
+    },
+  };
+}
+
 export interface WarmPathOptions {
   /** WARM_PATH_MAX_BYTES: compiled queries, and texts known not to compile, together. */
   maxBytes: number;
@@ -22,6 +59,8 @@ export interface WarmPathOptions {
   authorize: (request: FastifyRequest) => AccountProfiles;
   /** What the compiled query's resolvers read of the request's context. */
   context: (account: AccountProfiles) => RunContext;
+  /** MAX_IDS_PER_QUERY */
+  maxIdsPerQuery: number;
   /** Counted as Apollo's plugins would count an answer that missed the whole-response cache. */
   onAnswer: (accountId: string) => void;
   /** Told whom an answer shows, to keep it (the warm path runs after the hot path missed). */
@@ -30,14 +69,17 @@ export interface WarmPathOptions {
 }
 
 /**
- * The warm path: a GraphQL POST whose query is a plain profile read (`CompiledQuery`) and whose
- * people the cache holds fresh in memory is answered without Apollo's pipeline — the same bytes and
- * headers, built by the same resolvers and serialisers. Whatever it cannot answer exactly like Apollo
- * (errors, misses, stale profiles, fragments, directives, other fields, `Accept` other than JSON)
- * continues to Apollo untouched. Each distinct query text is compiled once (bounded by bytes).
+ * The warm path: a GraphQL POST whose query is a plain profile read (`CompiledQuery`) is answered
+ * without Apollo's pipeline — the same bytes and headers, built by the same resolvers and
+ * serialisers — at once when its people are fresh in memory, after loading them through the cache
+ * otherwise. Whatever it cannot answer exactly like Apollo (errors, refusals, stale profiles,
+ * fragments, directives, other fields, `Accept` other than JSON) continues to Apollo, with what was
+ * loaded. Each distinct query text is compiled once (bounded by bytes).
  */
 export class WarmPath {
   private readonly compiled: LRUCache<string, CompiledQuery | false>;
+  /** Outcomes loaded for requests handed on to Apollo (see `preloaded`). */
+  private readonly loaded = new WeakMap<FastifyRequest, Preloaded>();
 
   constructor(private readonly options: WarmPathOptions) {
     this.compiled = new LRUCache<string, CompiledQuery | false>({
@@ -49,11 +91,32 @@ export class WarmPath {
   /** Registered after the hot path: its hit has answered already, its miss is tracked here. */
   register(app: FastifyInstance): void {
     app.addHook('preHandler', (request, reply, done) => {
-      if (!this.answer(request, reply)) done();
+      const start = this.start(request);
+      if (!start) return done();
+      const { plan, account, reads, context } = start;
+      // Every person fresh in memory: answered now, without waiting for anything.
+      const profiles = account.peekFresh?.(reads.distinct, plan.fields);
+      if (profiles) {
+        const answer = traceWarmOperation(plan.operationName, plan.name, account.id, () => plan.answer(reads, profiles, context));
+        return answer ? this.send(request, reply, account, answer, this.options.changes.now()) : done();
+      }
+      this.loadAndAnswer(request, reply, start).then(
+        (sent) => sent || done(),
+        (error: unknown) => done(error as Error),
+      );
     });
   }
 
-  private answer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  /**
+   * What a request that Apollo did not answer yet loaded here (its outcomes, for these fields, read
+   * at `readAt`): its operation reads them from this instead of asking the cache or Meta again.
+   */
+  preloaded(request: FastifyRequest): Preloaded | undefined {
+    return this.loaded.get(request);
+  }
+
+  /** The plan, account and ids of a request the warm path may answer; undefined to leave it to Apollo. */
+  private start(request: FastifyRequest): Start | undefined {
     if (request.routeOptions.url !== '/graphql' || request.method !== 'POST') return undefined;
     // Apollo picks the answer's media type from Accept: JSON is the one answered here.
     const accept = request.headers.accept;
@@ -71,16 +134,44 @@ export class WarmPath {
     } catch {
       return undefined; // Apollo gives the refusal its proper shape
     }
-    if (!account.peekFresh) return undefined;
     const plan = this.planFor(query, operationName ?? undefined);
-    const answer = plan ? plan.run(body.variables, this.options.context(account)) : undefined;
-    if (!answer || !plan) return undefined;
+    const reads = plan?.reads(body.variables, this.options.maxIdsPerQuery);
+    if (!plan || !reads) return undefined;
+    return { plan, account, reads, context: this.options.context(account) };
+  }
 
+  /**
+   * Someone is not fresh in memory: loads everyone through the account's cache exactly as the
+   * operation's loader would (groups of ≤ 50, the same fields), then answers if all came back plain
+   * and fresh. Otherwise (a refusal, a failure, a stale or mistyped profile) Apollo answers, from
+   * these outcomes: nothing is read twice.
+   */
+  private async loadAndAnswer(request: FastifyRequest, reply: FastifyReply, { plan, account, reads, context }: Start): Promise<boolean> {
+    const outcomes = await traceWarmOperation(plan.operationName, plan.name, account.id, async () => {
+      const groups: Array<Promise<Map<string, ProfileOutcome>>> = [];
+      for (let i = 0; i < reads.distinct.length; i += MAX_IDS_PER_ROUND_TRIP) groups.push(account.source.load(reads.distinct.slice(i, i + MAX_IDS_PER_ROUND_TRIP), plan.fields));
+      return new Map((await Promise.all(groups)).flatMap((group) => [...group]));
+    });
     const readAt = this.options.changes.now();
+    const profiles: GraphProfile[] = [];
+    for (const igsid of reads.distinct) {
+      const outcome = outcomes.get(igsid);
+      if (!outcome?.ok || outcome.stale || outcome.invalid) break;
+      profiles.push(outcome.profile);
+    }
+    const answer = profiles.length === reads.distinct.length ? plan.answer(reads, profiles, context) : undefined;
+    if (answer) {
+      this.send(request, reply, account, answer, readAt);
+      return true;
+    }
+    this.loaded.set(request, { fields: plan.fields, outcomes, readAt });
+    return false;
+  }
+
+  private send(request: FastifyRequest, reply: FastifyReply, account: AccountProfiles, answer: CompiledAnswer, readAt: number): void {
     this.options.hotPath?.track(request, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
     this.options.onAnswer(account.id);
-    traceWarmOperation(operationName ?? undefined, plan.name, account.id);
-    return reply
+    reply
       .code(200)
       .header('content-type', 'application/json; charset=utf-8')
       .header('cache-control', `private, max-age=${answer.maxAgeSeconds}`)

@@ -81,8 +81,14 @@ interface RootStep {
  */
 const built = new WeakMap<GraphProfile, { selection: string; json: string }>();
 
+/** The ids one request reads: per root field (in order, with repeats), and distinct. */
+export interface Reads {
+  idsOf: string[][];
+  distinct: string[];
+}
+
 /** What one run needs from the request: its account, how many ids it may read, its clock. */
-export type RunContext = Pick<GatewayContext, 'account' | 'avatarUrl' | 'maxIdsPerQuery' | 'clock'>;
+export type RunContext = Pick<GatewayContext, 'account' | 'avatarUrl' | 'clock'>;
 
 /** A compiled query's answer: the exact bytes Apollo would send, how long it stays fresh, whom it shows. */
 export interface CompiledAnswer {
@@ -93,10 +99,10 @@ export interface CompiledAnswer {
 
 /**
  * A query compiled once for the warm path: `instagramUser(s)` root fields selecting plain profile
- * fields, with no fragments and no directives. `run` answers it from profiles the cache holds fresh in
- * memory — the same resolvers, serialisers and JSON as Apollo, without its pipeline — or returns
- * undefined whenever anything would make Apollo's answer differ from a plain success (a bad or
- * unknown id, a budget exceeded, a profile not fresh in memory, a field error): Apollo then answers.
+ * fields, with no fragments and no directives. `answer` builds what Apollo would answer from the
+ * profiles the cache gives — the same resolvers, serialisers and JSON, without its pipeline — or
+ * returns undefined whenever anything would make Apollo's answer differ from a plain fresh success
+ * (as `reads` does for bad input): Apollo then answers.
  */
 export class CompiledQuery {
   constructor(
@@ -111,19 +117,30 @@ export class CompiledQuery {
     private readonly idVariables: ReadonlyArray<{ name: string; list: boolean }> | undefined,
   ) {}
 
+  /** The operation's own name, if it has one. */
+  get operationName(): string | undefined {
+    return this.operation.name?.value;
+  }
+
   /** The operation's name, else its first field's (what traces call it). */
   get name(): string {
     return this.operation.name?.value ?? this.roots[0]?.node.name.value ?? 'anonymous';
   }
 
-  run(variables: unknown, context: RunContext): CompiledAnswer | undefined {
-    const peek = context.account.peekFresh;
-    if (!peek) return undefined;
+  /** The Graph fields this query reads, canonical (what the per-request loader would ask for). */
+  get fields(): readonly GraphField[] {
+    return this.graphFields;
+  }
+
+  /**
+   * The ids this query reads with these variables, per root field and distinct; undefined when Apollo
+   * must answer (variables graphql would refuse, an invalid id, an empty list, MAX_IDS_PER_QUERY).
+   */
+  reads(variables: unknown, maxIdsPerQuery: number): Reads | undefined {
     if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
     const inputs = (variables ?? {}) as Record<string, unknown>;
     const coerced = (this.idVariables && plainIds(this.idVariables, inputs)) || getVariableValues(this.schema, this.operation.variableDefinitions ?? [], inputs, { maxErrors: 1 });
     if (coerced.errors) return undefined;
-
     const idsOf: string[][] = [];
     let total = 0;
     for (const root of this.roots) {
@@ -132,21 +149,25 @@ export class CompiledQuery {
       // An empty list has no freshness to give: Apollo answers it no-store.
       if (ids.length === 0) return undefined;
       total += ids.length;
-      if (total > context.maxIdsPerQuery || !ids.every((id) => IGSID_PATTERN.test(id))) return undefined;
+      if (total > maxIdsPerQuery || !ids.every((id) => IGSID_PATTERN.test(id))) return undefined;
       idsOf.push(ids);
     }
-    const distinct = [...new Set(idsOf.flat())];
-    const profiles = peek(distinct, this.graphFields);
-    if (!profiles) return undefined;
-    const byId = new Map(distinct.map((igsid, i) => [igsid, profiles[i]!]));
+    return { idsOf, distinct: [...new Set(idsOf.flat())] };
+  }
 
+  /**
+   * Apollo's answer to `reads`, given each distinct id's profile (in `reads.distinct` order, as the
+   * cache gives them for `fields`); undefined when it would not be a plain fresh success.
+   */
+  answer(reads: Reads, profiles: readonly GraphProfile[], context: RunContext): CompiledAnswer | undefined {
+    const byId = new Map(reads.distinct.map((igsid, i) => [igsid, profiles[i]!]));
     const now = context.clock.now();
     let freshUntil = Number.POSITIVE_INFINITY;
     // JSON.stringify({ data }) composed from each user's JSON (the same bytes: JSON is compositional).
     const parts: string[] = [];
     for (const [i, root] of this.roots.entries()) {
       const users: string[] = [];
-      for (const igsid of idsOf[i]!) {
+      for (const igsid of reads.idsOf[i]!) {
         const profile = byId.get(igsid)!;
         freshUntil = Math.min(freshUntil, profile.freshUntil ?? 0);
         const json = this.userJson(profile, i, context as GatewayContext);
@@ -158,7 +179,7 @@ export class CompiledQuery {
     const maxAgeSeconds = Math.floor((freshUntil - now) / 1000);
     // Not fresh for a whole second: Apollo's answer would be no-store; let it give that answer.
     if (!(maxAgeSeconds > 0)) return undefined;
-    return { payload: `{"data":{${parts.join(',')}}}\n`, maxAgeSeconds, igsids: distinct };
+    return { payload: `{"data":{${parts.join(',')}}}\n`, maxAgeSeconds, igsids: reads.distinct };
   }
 
   private userJson(profile: GraphProfile, root: number, context: GatewayContext): string | undefined {
