@@ -150,6 +150,20 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     }
   });
 
+  it('handed to Apollo, the loaded outcomes serve every group its loader makes (each needing fewer fields): Meta is asked once', async () => {
+    stack = await startStack({ env: { GRAPH_MAX_RETRIES: '0' } });
+    const a = ['99930000000002', ...igsids(54, 9360)];
+    const b = igsids(2, 9450);
+    const query = 'query ($a: [ID!]!, $b: [ID!]!) { a: instagramUsers(ids: $a) { username } b: instagramUsers(ids: $b) { name } }';
+    const answer = await post({ query, variables: { a, b } });
+    const body = JSON.parse(answer.body);
+    expect(body.errors.map((error: { extensions: { code: string } }) => error.extensions.code)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(body.data.a.filter(Boolean)).toHaveLength(54);
+    expect(body.data.b.filter(Boolean)).toHaveLength(2);
+    // 57 people in ⌈57/50⌉ = 2 round trips by the warm path; Apollo's groups (50 × username, then the rest) ask nothing more.
+    expect(stack.sim.roundTrips()).toBe(2);
+  });
+
   it('a profile no longer fresh is read again (once) before the answer, never served from memory', async () => {
     const clock = new OffsetClock();
     stack = await startStack({ env: { PROFILE_TTL_SECONDS: '60', STALE_WHILE_REVALIDATE_SECONDS: '0', STALE_IF_ERROR_SECONDS: '0' }, clock });

@@ -31,12 +31,15 @@ export interface Preloaded {
   readAt: number;
 }
 
-/** `source`, answering from `preloaded` the ids it holds for the same fields. */
+/**
+ * `source`, answering from `preloaded` the ids it holds when they were loaded for these fields or
+ * more (the loader may split a request's ids into groups that each need fewer).
+ */
 export function withPreloaded(source: ProfileSource, preloaded: Preloaded | undefined): ProfileSource {
   if (!preloaded) return source;
   return {
     async load(ids, fields) {
-      if (fields.join() !== preloaded.fields.join()) return source.load(ids, fields);
+      if (!fields.every((field) => preloaded.fields.includes(field))) return source.load(ids, fields);
       const outcomes = new Map<string, ProfileOutcome>();
       const missing: string[] = [];
       for (const igsid of ids) {
