@@ -85,13 +85,27 @@ export class ReplicaLink {
   async run<T>(command: (redis: RedisClient) => Promise<T>): Promise<T | undefined> {
     if (!this.clientReady || !this.client.isReady) return undefined;
     let timer: ClockTimer | undefined;
+    const { timeoutMs } = this.options;
+    const started = this.clock.now();
     try {
       return await Promise.race([
         command(this.client),
         new Promise<undefined>((resolve) => {
-          // After a busy spell timers run before I/O: a reply already received is read first (setImmediate
-          // runs after the poll phase), so a loaded process does not mistake its own lag for a slow Redis.
-          timer = this.clock.setTimeout(() => setImmediate(() => resolve(undefined)), this.options.timeoutMs);
+          let extended = false;
+          const expire = () => {
+            // A timer that fires more than a timeout late means this process was busy, not Redis slow: the
+            // command may not even have been written yet (the client writes on a later tick). Redis gets
+            // one more timeout from now, once.
+            if (!extended && this.clock.now() - started > 2 * timeoutMs) {
+              extended = true;
+              timer = this.clock.setTimeout(expire, timeoutMs);
+              return;
+            }
+            // After a busy spell timers run before I/O: a reply already received is read first (setImmediate
+            // runs after the poll phase).
+            setImmediate(() => resolve(undefined));
+          };
+          timer = this.clock.setTimeout(expire, timeoutMs);
         }),
       ]);
     } catch {
