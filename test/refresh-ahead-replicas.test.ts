@@ -9,7 +9,8 @@ import { waitFor } from './support/wait.js';
 import { messageItem, postSigned } from './support/webhook.js';
 
 const redisOk = await redisForTests();
-const TTL_SECONDS = 3;
+// Long enough that a refresh lease (half the lead time: TTL/10) outlasts a loaded process's stall.
+const TTL_SECONDS = 5;
 const active = igsids(60, 7800);
 
 let running: Replicas | undefined;
