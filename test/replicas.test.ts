@@ -260,7 +260,8 @@ describe.runIf(redisOk)('replicas while Redis goes away and comes back', () => {
 const opensslInstalled = spawnSync('openssl', ['version']).status === 0;
 
 describe.runIf(redisOk && opensslInstalled)('Redis as operators run it', () => {
-  it('rediss:// (TLS, self-signed certificate trusted through NODE_EXTRA_CA_CERTS) with an ACL user and password in the URL', async () => {
+  // A key to generate, a TLS redis-server and two gateway processes to start: more than the default 20 s under load.
+  it('rediss:// (TLS, self-signed certificate trusted through NODE_EXTRA_CA_CERTS) with an ACL user and password in the URL', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'igpg-tls-'));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
