@@ -203,6 +203,19 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     expect(await warmAnswers()).toBe(warmBefore);
   });
 
+  it('past WARM_PATH_MAX_BYTES the least recently used texts are dropped and compiled again: answers stay exact', async () => {
+    // Room for about one compiled text: each new text pushes the previous one out.
+    stack = await startStack({ env: { WARM_PATH_MAX_BYTES: '2000' } });
+    const ids = igsids(2, 9700);
+    const texts = ['username', 'name', 'followerCount'].map((field) => `query ($id: ID!) { instagramUser(id: $id) { id ${field} } }`);
+    await post({ query: `query ($id: ID!) { instagramUser(id: $id) { id username name followerCount } }`, variables: { id: ids[0] } });
+    for (const [n, query] of [...texts, ...texts].entries()) {
+      const { warm, apollo, served } = await both({ query, variables: { id: ids[0], n } });
+      expect(served, query).toBe(true);
+      expect(warm.body).toBe(apollo.body);
+    }
+  });
+
   it('is off with WARM_PATH_MAX_BYTES=0', async () => {
     stack = await startStack({ env: { WARM_PATH_MAX_BYTES: '0' } });
     const [id] = igsids(1, 9600);
