@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { AccountRegistry } from './accounts.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, graphQLErrorBody, httpErrorCode } from './http/answers.js';
-import { ConnectionTracker, createTimedServer } from './http/connections.js';
+import { ConnectionTracker, createTimedServer, type FrontHandler } from './http/connections.js';
 import { registerAvatars } from './http/avatars.js';
 import { registerGraphQL } from './http/graphql.js';
 import { registerOps } from './http/ops.js';
@@ -107,12 +107,15 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   );
   const accounts = new AccountRegistry(profiles);
 
+  let front: FrontHandler | undefined;
+  let closing = false;
   // Fastify's per-request info lines would dominate the log under load; one line per request instead (info with ACCESS_LOG).
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.bodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
-    serverFactory: (handler) => createTimedServer(config.timeouts, handler),
+    // The hot path answers before Fastify (registerGraphQL sets `front`); never while shutting down.
+    serverFactory: (handler) => createTimedServer(config.timeouts, (req, res) => (front && !closing ? front(req, res, () => handler(req, res)) : handler(req, res))),
     clientErrorHandler,
     // Valid JSON parses; a `__proto__` or `constructor.prototype` key is dropped, never applied.
     onProtoPoisoning: 'remove',
@@ -121,7 +124,6 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   const connections = new ConnectionTracker(app.server);
   registerHttpTracing(app, telemetry);
   // While shutting down, answers close their connection: a client's keep-alive socket must not hold the process open.
-  let closing = false;
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
@@ -170,7 +172,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       onChanged: (listener) => replicas.link.onMessage((message) => message.t === 'drop' && listener(message.account, message.ids)),
     },
   });
-  await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock });
+  ({ front } = await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock }));
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
   // Refresh-ahead re-reads active contacts' profiles, and their cached pictures follow.

@@ -100,26 +100,36 @@ const requestSpans = new WeakMap<object, Span>();
 export function registerHttpTracing(app: FastifyInstance, telemetry: Telemetry): void {
   if (!telemetry.enabled) return;
   app.addHook('onRequest', (request, _reply, done) => {
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-    const route = request.routeOptions.url ?? 'unmatched';
-    const span = tracer().startSpan(
-      `${request.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': request.url.split('?')[0]!, 'url.scheme': 'http' },
-      },
-      parent,
-    );
+    const { span, parent } = startServerSpan(request.method, request.routeOptions.url ?? 'unmatched', request.url, request.headers);
     requestSpans.set(request.raw, span);
     context.with(trace.setSpan(parent, span), done);
   });
   app.addHook('onResponse', async (request, reply) => {
     const span = requestSpans.get(request.raw);
-    if (!span) return;
-    span.setAttribute('http.response.status_code', reply.statusCode);
-    if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
+    if (span) endServerSpan(span, reply.statusCode);
   });
+}
+
+/**
+ * The SERVER span of a request answered before Fastify (the hot path): ends when `done` is called
+ * with the status. A no-op while tracing is off.
+ */
+export function traceServerRequest(method: string, route: string, url: string, headers: Record<string, unknown>): (status: number) => void {
+  if (!manager) return () => undefined;
+  const { span } = startServerSpan(method, route, url, headers);
+  return (status) => endServerSpan(span, status);
+}
+
+function startServerSpan(method: string, route: string, url: string, headers: Record<string, unknown>): { span: Span; parent: Context } {
+  const parent = propagation.extract(ROOT_CONTEXT, headers);
+  const attributes = { 'http.request.method': method, 'http.route': route, 'url.path': url.split('?')[0]!, 'url.scheme': 'http' };
+  return { span: tracer().startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent), parent };
+}
+
+function endServerSpan(span: Span, status: number): void {
+  span.setAttribute('http.response.status_code', status);
+  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
 }
 
 /** One span per GraphQL operation, made the active context for its execution (so Graph round trips nest under it). */

@@ -141,6 +141,10 @@ describe('client API keys', () => {
     for (const secret of [KEY_ALL, KEY_A, 'not-a-key-of-ours-at-all', TOKEN_A, TOKEN_B, SECRET_A]) expect(logs).not.toContain(secret);
     expect(logs).toContain(fingerprint('not-a-key-of-ours-at-all'));
     expect(logs).toContain(fingerprint(KEY_A));
+    // One warning per refused request, however many paths looked at its key before Apollo refused it.
+    const warnings = (message: string) => stack!.logs.filter((line) => line.includes(message)).length;
+    expect(warnings('request with an unknown API key refused')).toBe(1);
+    expect(warnings('API key used for an account it does not list')).toBe(2);
   });
 
   it('FORBIDDEN does not echo a huge X-Instagram-Account into the answer or the log', async () => {

@@ -165,16 +165,17 @@ describe('in-memory cache', () => {
     stack.sim.setScenario(refused!, { kind: 'consent' });
     const responseHits = () => metric(stack!.url, 'igpg_cache_lookups_total', { layer: 'response', result: 'hit' });
     const first = await stack.gql(ONE, { id });
-    const second = await stack.gql(ONE, { id });
-    expect(second.data).toEqual(first.data);
+    await stack.gql(ONE, { id }); // the hot path keeps an answer from its body's second sighting on
+    expect(await responseHits()).toBe(0);
+    const third = await stack.gql(ONE, { id });
+    expect(third.data).toEqual(first.data);
     expect(await responseHits()).toBe(1);
     clock.skip(2100);
     await stack.gql(ONE, { id });
     expect(await responseHits()).toBe(1);
     expect(profileCalls(stack)).toHaveLength(2);
     // An answer with an error is never reused whole (the profile cache remembers the refusal).
-    await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
-    await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
+    for (let i = 0; i < 3; i++) await stack.gql(`query($ids: [ID!]!) { instagramUsers(ids: $ids) { id } }`, { ids: [id, refused] });
     expect(await responseHits()).toBe(1);
   });
 

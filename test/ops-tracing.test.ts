@@ -3,7 +3,7 @@ import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, renderTree, type OtlpReceiver } from './support/otlp-receiver.js';
 import { igsids, startStack, TEST_TOKEN, type Stack } from './support/stack.js';
-import { waitForMetric } from './support/metrics.js';
+import { metric, waitForMetric } from './support/metrics.js';
 import { postSigned } from './support/webhook.js';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -65,6 +65,26 @@ describe('OpenTelemetry traces', () => {
     const tree = renderTree(spans, CLIENT_SPAN);
     if (process.env.TRACE_TREE_OUT) writeFileSync(process.env.TRACE_TREE_OUT, `${tree}\n`);
     expect(tree.split('\n')).toHaveLength(4);
+  });
+
+  it('a hot repeat, answered before Fastify and Apollo, is still one SERVER span continuing the client traceparent', async () => {
+    receiver = await startOtlpReceiver();
+    stack = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } });
+    const query = 'query One($id: ID!) { instagramUser(id: $id) { id username } }';
+    const [id] = igsids(1, 5100);
+    const hits = () => metric(stack!.url, 'igpg_cache_lookups_total', { layer: 'response', result: 'hit' });
+    // Kept from the second sighting on: the third is answered by the hot path.
+    for (const n of [1, 2, 3]) {
+      const answer = await stack.gql(query, { id }, { traceparent: `00-${CLIENT_TRACE.slice(0, -1)}${n}-${CLIENT_SPAN}-01` });
+      expect(answer.errors).toBeUndefined();
+    }
+    expect(await hits()).toBe(1);
+    await stack.close();
+    stack = undefined;
+    const hot = receiver.spans.filter((s) => s.traceId === `${CLIENT_TRACE.slice(0, -1)}3`);
+    expect(hot).toHaveLength(1);
+    expect(hot[0]).toMatchObject({ name: 'POST /graphql', kind: 2, parentSpanId: CLIENT_SPAN });
+    expect(hot[0]!.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/graphql', 'url.path': '/graphql', 'http.response.status_code': 200 });
   });
 
   it('a Graph error code is on its round-trip span', async () => {

@@ -196,6 +196,8 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     expect(served).toBe(true);
     // Two distinct people, once each, on either path.
     expect(await hits()).toBe(before + 4);
+    // The hot path keeps a warm answer from its body's second sighting on.
+    await post({ query, variables: { ids: [ids[0], ids[1], ids[0]] } });
     const hotBefore = await responseHits();
     const warmBefore = await warmAnswers();
     await post({ query, variables: { ids: [ids[0], ids[1], ids[0]] } });

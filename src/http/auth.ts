@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
 import { ApiKeyRing, fingerprint } from '../api-keys.js';
@@ -29,9 +29,26 @@ export class RequestAuthorizer {
     this.ring = keys ? new ApiKeyRing(keys) : undefined;
   }
 
-  authorize(request: FastifyRequest): AccountProfiles {
-    const grant = this.authenticate(request);
-    const asked = headerValue(request.headers[ACCOUNT_HEADER]);
+  /** The account a request's headers may read; throws the refusal (logged) otherwise. */
+  authorize(headers: IncomingHttpHeaders): AccountProfiles {
+    return this.check(headers, true);
+  }
+
+  /**
+   * The account a request's headers may read, or undefined, without logging: for the paths that
+   * answer before Apollo and leave any refusal to it (logged once, there).
+   */
+  peek(headers: IncomingHttpHeaders): AccountProfiles | undefined {
+    try {
+      return this.check(headers, false);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private check(headers: IncomingHttpHeaders, log: boolean): AccountProfiles {
+    const grant = this.authenticate(headers, log);
+    const asked = headerValue(headers[ACCOUNT_HEADER]);
     if (asked === undefined) {
       const only = this.accounts.only();
       if (!only) {
@@ -41,11 +58,11 @@ export class RequestAuthorizer {
           'Several Instagram business accounts are served here: name one with the header `X-Instagram-Account: <business account id>`.',
         );
       }
-      if (grant && !grant.allows(only.id)) throw this.forbidden(grant.fingerprint, only.id);
+      if (grant && !grant.allows(only.id)) throw this.forbidden(grant.fingerprint, only.id, log);
       return only;
     }
     // A key limited to some accounts learns nothing about others: FORBIDDEN before "unknown".
-    if (grant && !grant.allows(asked)) throw this.forbidden(grant.fingerprint, asked);
+    if (grant && !grant.allows(asked)) throw this.forbidden(grant.fingerprint, asked, log);
     const account = this.accounts.get(asked);
     if (!account) {
       throw requestError('ACCOUNT_UNKNOWN', 400, `X-Instagram-Account "${shownAccount(asked)}" is not an account this gateway serves.`);
@@ -53,23 +70,23 @@ export class RequestAuthorizer {
     return account;
   }
 
-  private authenticate(request: FastifyRequest) {
+  private authenticate(headers: IncomingHttpHeaders, log: boolean) {
     if (!this.ring) return undefined;
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(request.headers.authorization) ?? '');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(headers.authorization) ?? '');
     if (!match) {
       throw requestError('UNAUTHENTICATED', 401, 'This endpoint needs an API key: send `Authorization: Bearer <key>`.');
     }
     const grant = this.ring.find(match[1]!);
     if (!grant) {
-      this.logger.warn({ key: fingerprint(match[1]!) }, 'request with an unknown API key refused');
+      if (log) this.logger.warn({ key: fingerprint(match[1]!) }, 'request with an unknown API key refused');
       throw requestError('UNAUTHENTICATED', 401, 'The API key is not valid.');
     }
     return grant;
   }
 
-  private forbidden(key: string, accountId: string): GraphQLError {
+  private forbidden(key: string, accountId: string, log: boolean): GraphQLError {
     const shown = shownAccount(accountId);
-    this.logger.warn({ key, account: shown }, 'API key used for an account it does not list');
+    if (log) this.logger.warn({ key, account: shown }, 'API key used for an account it does not list');
     return requestError('FORBIDDEN', 403, `This API key may not read Instagram account ${shown}.`);
   }
 }

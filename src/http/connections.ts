@@ -25,6 +25,12 @@ export function createTimedServer(timeouts: ServerTimeouts, handler: (req: Incom
 }
 
 /**
+ * A look at a request before Fastify's: it answers the request itself, or calls `next` (once) to
+ * hand it to Fastify.
+ */
+export type FrontHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/**
  * Knows each open connection's latest request, so that shutdown can drop at once every connection
  * that is not being answered: idle ones, and clients still sending headers or a body (they would
  * otherwise hold the process until REQUEST_TIMEOUT_MS or SHUTDOWN_TIMEOUT_MS). A connection whose

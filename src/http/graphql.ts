@@ -27,6 +27,7 @@ import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
 import { WarmPath, withPreloaded } from './warm-path.js';
 import { registerHttpCaching } from './http-cache.js';
+import type { FrontHandler } from './connections.js';
 import { documentStore, responseStore } from './apollo-caches.js';
 
 const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_REQUIRED', 'ACCOUNT_UNKNOWN', 'BAD_USER_INPUT']);
@@ -128,14 +129,14 @@ export async function registerGraphQL(
   app: FastifyInstance,
   deps: {
     /** Only the groups it reads. */
-    config: Pick<Config, 'limits' | 'server' | 'cache' | 'apiKeys'>;
+    config: Pick<Config, 'limits' | 'server' | 'cache' | 'apiKeys' | 'log'>;
     accounts: AccountRegistry;
     logger: Logger;
     metrics: Metrics;
     avatars: AvatarLinks;
     clock?: Clock;
   },
-) {
+): Promise<{ front: FrontHandler | undefined }> {
   const clock = deps.clock ?? systemClock;
   const cacheOn = deps.config.cache.enabled;
   // Whole answers (Apollo's response cache and the hot path) stop being served when a person they show changes.
@@ -146,8 +147,11 @@ export async function registerGraphQL(
     cacheOn && deps.config.cache.hotPathMaxBytes > 0
       ? new HotPath({
           maxBytes: deps.config.cache.hotPathMaxBytes,
+          maxBodyBytes: deps.config.limits.bodyBytes,
           clock,
-          authorize: (request) => authorizer.authorize(request),
+          authorize: (headers) => authorizer.peek(headers),
+          logger: deps.logger,
+          accessLog: deps.config.log.accessLog,
           onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
           changes,
         })
@@ -167,9 +171,9 @@ export async function registerGraphQL(
           maxBytes: deps.config.cache.warmPathMaxBytes,
           schema,
           compile: { rules: validationRules, maxTokens: deps.config.limits.queryTokens },
-          authorize: (request) => {
-            const account = authorizer.authorize(request);
-            watch(account);
+          authorize: (headers) => {
+            const account = authorizer.peek(headers);
+            if (account) watch(account);
             return account;
           },
           context: (account) => ({ account, avatarUrl: avatarUrlOf(account), clock }),
@@ -245,7 +249,7 @@ export async function registerGraphQL(
           `The batch holds ${request.body.length} operations; at most ${batchOperations} are allowed (MAX_BATCH_OPERATIONS).`,
         );
       }
-      const account = authorizer.authorize(request);
+      const account = authorizer.authorize(request.headers);
       watch(account);
       const staleProfiles: GatewayContext['staleProfiles'] = [];
       const shown: GatewayContext['shown'] = new Map();
@@ -275,4 +279,5 @@ export async function registerGraphQL(
       };
     },
   });
+  return { front: hotPath && ((req, res, next) => hotPath.handle(req, res, next)) };
 }

@@ -1,7 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import { traceServerRequest } from '../telemetry.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import type { GatewayContext } from '../schema/context.js';
 import type { RecentChanges } from './people.js';
@@ -33,104 +37,197 @@ export const httpCachePolicyPlugin: ApolloServerPlugin<GatewayContext> = {
 };
 
 interface HotEntry {
-  payload: string | Buffer;
-  contentType: string;
+  payload: Buffer;
+  /** The answer's headers as a flat name, value list, without those written per answer. */
+  headers: string[];
   expiresAt: number;
   account: string;
   /** The people the answer shows, each with the change epoch it was read at (RecentChanges). */
   shown: GatewayContext['shown'];
 }
 
-/** A request that missed: its key, and what its operation loaded (filled by Apollo's context). */
+/** A request the hot path read and handed on: its key, its body, and what its operation loaded (filled by Apollo's context). */
 interface Pending {
   key: string;
   account: string;
+  /** Given to Fastify's body parser once (the hot path consumed the request stream), then dropped. */
+  body: Buffer | undefined;
   shown?: GatewayContext['shown'];
+}
+
+/** Headers written for each answer, or by Node: never stored with one. */
+const PER_ANSWER = new Set(['cache-control', 'content-length', 'connection', 'keep-alive', 'date', 'transfer-encoding']);
+
+/**
+ * Bodies seen once (a doorkeeper, as in TinyLFU): the hot path keeps an answer on its body's second
+ * sighting, so a stream of one-off bodies (pages of people, every one distinct) costs no copies,
+ * stores or evictions. Fixed size: 2^21 bits (256 KiB), two per key, cleared after 2^18 keys (a
+ * quarter of the bits set at most, so about 6 % of first sightings pass for second ones: harmless).
+ */
+export class Doorkeeper {
+  private readonly bits = new Int32Array(1 << 16);
+  private added = 0;
+
+  /** True when `key` was (probably) seen since the last clearing; remembers it otherwise. */
+  seenBefore(key: string): boolean {
+    // FNV-1a over the key's characters (one byte each: latin1), and a second index from a remix of it.
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+    const first = hash >>> 11;
+    const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d) >>> 11;
+    const seen = this.has(first) && this.has(second);
+    if (!seen) {
+      if (++this.added > 1 << 18) {
+        this.bits.fill(0);
+        this.added = 1;
+      }
+      this.set(first);
+      this.set(second);
+    }
+    return seen;
+  }
+
+  private has(bit: number): boolean {
+    return (this.bits[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  private set(bit: number): void {
+    this.bits[bit >>> 5]! |= 1 << (bit & 31);
+  }
 }
 
 export interface HotPathOptions {
   /** HOT_PATH_MAX_BYTES: keys, bodies and index together. */
   maxBytes: number;
+  /** MAX_BODY_BYTES: a longer body is left to Fastify, which refuses it. */
+  maxBodyBytes: number;
   clock: Clock;
-  /** The same check Apollo's context runs; throws when the request may not read any account. */
-  authorize: (request: FastifyRequest) => AccountProfiles;
+  /** The account the headers may read, as Apollo's context would decide; undefined when it would refuse. */
+  authorize: (headers: IncomingHttpHeaders) => AccountProfiles | undefined;
   onHit: (accountId: string) => void;
   /** Shared with the response cache: an answer is served only while none of its people changed. */
   changes: RecentChanges;
+  /** The access log line of an answer sent here (Fastify writes the others). */
+  logger: Logger;
+  accessLog: boolean;
 }
 
 /**
- * The hot path: a GraphQL POST whose exact body (same account, same `Accept`, same operation,
- * variables and selection) was answered fresh and cacheable is answered again from its stored bytes
- * before Apollo's pipeline runs, for as long as that answer's `max-age` — the same lifetime as
- * Apollo's whole-response cache entry — or until one of the people it shows changes (RecentChanges).
- * The request is authorised first, as Apollo's context would; anything it refuses goes through the
- * pipeline for the proper error.
+ * The hot path: a GraphQL POST whose exact body (same account, same `Accept` and `Content-Type`,
+ * same operation, variables and selection, byte for byte) was answered fresh and cacheable is
+ * answered again from its stored bytes by the HTTP server itself, before Fastify and Apollo see it,
+ * for as long as that answer's `max-age` — the same lifetime as Apollo's whole-response cache entry —
+ * or until one of the people it shows changes (RecentChanges). An answer is kept from its body's
+ * second sighting on (Doorkeeper). The request is authorised first, as
+ * Apollo's context would; anything it refuses, and every miss, goes on to Fastify with its body.
  */
 export class HotPath {
   private readonly entries: LRUCache<string, HotEntry>;
-  /** Requests that missed, to store their answer in `onSend`. */
-  private readonly pending = new WeakMap<FastifyRequest, Pending>();
+  /** Requests read here and handed on: their body for Fastify, their key to store their answer in `onSend`. */
+  private readonly pending = new WeakMap<IncomingMessage, Pending>();
+  private readonly doorkeeper = new Doorkeeper();
 
   constructor(private readonly options: HotPathOptions) {
     this.entries = new LRUCache<string, HotEntry>({
       maxSize: options.maxBytes,
-      sizeCalculation: (entry, key) => key.length * 2 + Buffer.byteLength(entry.payload) + ENTRY_OVERHEAD + entry.shown.size * PERSON_OVERHEAD,
+      sizeCalculation: (entry, key) =>
+        key.length + entry.payload.length + entry.headers.reduce((bytes, text) => bytes + text.length, 0) + ENTRY_OVERHEAD + entry.shown.size * PERSON_OVERHEAD,
     });
   }
 
+  /**
+   * The HTTP server's first look at a request: a hot hit is answered here; anything else goes on to
+   * Fastify (`next`). Only a whole JSON body of a stated, allowed length, from a request the
+   * authoriser accepts, is read; then Fastify parses the bytes read here (`register`).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+    if (req.method !== 'POST' || req.url !== '/graphql') return next();
+    const headers = req.headers;
+    const type = headers['content-type'];
+    const length = Number(headers['content-length']);
+    if (type === undefined || !type.startsWith('application/json') || !(length > 0 && length <= this.options.maxBodyBytes)) return next();
+    if (headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined) return next();
+    const account = this.options.authorize(headers);
+    if (!account) return next();
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const onEnd = () => {
+      req.removeListener('data', onData);
+      req.removeListener('error', onError);
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      // latin1: one character per byte, so the key is the exact bytes.
+      const key = `${account.id}\n${headers.accept ?? ''}\n${type}\n${body.toString('latin1')}`;
+      if (this.answer(key, account.id, req, res, started)) return;
+      this.pending.set(req, { key, account: account.id, body });
+      next();
+    };
+    // The client went away mid-body: there is no one to answer.
+    const onError = () => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  }
+
   register(app: FastifyInstance): void {
-    app.addHook('preHandler', (request, reply, done) => {
-      if (!this.answer(request, reply)) done();
+    // The body the hot path read, for Fastify's parser (and its MAX_BODY_BYTES and length checks).
+    app.addHook('preParsing', (request, _reply, payload, done) => {
+      const pending = this.pending.get(request.raw);
+      const body = pending?.body;
+      if (!pending || !body) return done(null, payload);
+      pending.body = undefined;
+      const stream = new Readable({ read() {} });
+      stream.push(body);
+      stream.push(null);
+      done(null, stream);
     });
     app.addHook('onSend', (request, reply, payload, done) => {
-      const pending = this.pending.get(request);
+      const pending = this.pending.get(request.raw);
       // Registered after `registerHttpCaching`: refusals and errors already say no-store here.
       const fresh = reply.statusCode === 200 ? FRESH_FOR.exec(String(reply.getHeader('cache-control'))) : null;
-      if (pending?.shown && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-        const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
+      if (pending?.shown && fresh && (typeof payload === 'string' || Buffer.isBuffer(payload)) && this.doorkeeper.seenBefore(pending.key)) {
+        const headers: string[] = [];
+        for (const [name, value] of Object.entries(reply.getHeaders())) {
+          if (!PER_ANSWER.has(name) && value !== undefined) headers.push(name, String(value));
+        }
+        if (!reply.hasHeader('content-type')) headers.push('content-type', 'application/json; charset=utf-8');
         const expiresAt = this.options.clock.now() + Number(fresh[1]) * 1000;
-        this.entries.set(pending.key, { payload, contentType, expiresAt, account: pending.account, shown: pending.shown });
+        this.entries.set(pending.key, { payload: Buffer.from(payload), headers, expiresAt, account: pending.account, shown: pending.shown });
       }
       done(null, payload);
     });
   }
 
   /**
-   * Apollo's context for a request that missed: what its operation loads decides what drops its
-   * answer. True when the hot path keeps that answer (a single JSON POST).
+   * Apollo's context (or the warm path) for a request that missed: what its operation loads decides
+   * what drops its answer. True when the hot path keeps that answer (a single operation).
    */
   track(request: FastifyRequest, shown: GatewayContext['shown']): boolean {
-    const pending = this.pending.get(request);
-    if (pending) pending.shown = shown;
-    return pending !== undefined;
+    const pending = this.pending.get(request.raw);
+    const single = request.body !== null && typeof request.body === 'object' && !Array.isArray(request.body);
+    if (pending && single) pending.shown = shown;
+    return pending !== undefined && single;
   }
 
-  private answer(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    if (request.routeOptions.url !== '/graphql' || request.method !== 'POST') return undefined;
-    const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-    if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) return undefined;
-    let account: AccountProfiles;
-    try {
-      account = this.options.authorize(request);
-    } catch {
-      return undefined;
-    }
-    let key: string;
-    try {
-      key = `${account.id}\n${request.headers.accept ?? ''}\n${JSON.stringify(body)}`;
-    } catch {
-      return undefined; // nested too deep to serialise: not worth a key
-    }
+  private answer(key: string, accountId: string, req: IncomingMessage, res: ServerResponse, started: number): boolean {
     const entry = this.entries.get(key);
-    const leftMs = entry && !this.options.changes.changedSince(entry.account, entry.shown) ? entry.expiresAt - this.options.clock.now() : 0;
-    if (!entry || leftMs <= 0) {
-      if (entry) this.entries.delete(key);
-      this.pending.set(request, { key, account: account.id });
-      return undefined;
+    if (!entry) return false;
+    const leftMs = this.options.changes.changedSince(entry.account, entry.shown) ? 0 : entry.expiresAt - this.options.clock.now();
+    if (leftMs <= 0) {
+      this.entries.delete(key);
+      return false;
     }
-    this.options.onHit(account.id);
-    return reply.code(200).header('content-type', entry.contentType).header('cache-control', `private, max-age=${Math.floor(leftMs / 1000)}`).send(entry.payload);
+    const traced = traceServerRequest('POST', '/graphql', '/graphql', req.headers);
+    this.options.onHit(accountId);
+    res.writeHead(200, [...entry.headers, 'cache-control', `private, max-age=${Math.floor(leftMs / 1000)}`, 'content-length', String(entry.payload.length)]);
+    res.end(entry.payload);
+    traced(200);
+    const level = this.options.accessLog ? 'info' : 'debug';
+    const { logger } = this.options;
+    if (logger.isLevelEnabled(level)) logger[level]({ method: 'POST', path: '/graphql', status: 200, ms: Math.round(performance.now() - started) }, 'request served');
+    return true;
   }
 }
