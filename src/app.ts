@@ -37,6 +37,8 @@ export interface Gateway {
 }
 
 const SIMULATOR_TOKEN = 'simulator-demo-token';
+/** The header that marks every answer of the built-in simulator's data. */
+const SIMULATED = ['x-gateway-data', 'simulated'] as const;
 
 export interface GatewayOptions {
   /** Time for every TTL, window, pause and timestamp check; the system clock by default (tests move it). */
@@ -147,7 +149,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
   });
   if (simulator) {
     app.addHook('onSend', (_request, reply, payload, done) => {
-      reply.header('x-gateway-data', 'simulated');
+      reply.header(SIMULATED[0], SIMULATED[1]);
       done(null, payload);
     });
   }
@@ -172,7 +174,7 @@ export async function createGateway(config: Config, logger: Logger, options: Gat
       onChanged: (listener) => replicas.link.onMessage((message) => message.t === 'drop' && listener(message.account, message.ids)),
     },
   });
-  ({ front } = await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock }));
+  ({ front } = await registerGraphQL(app, { config, accounts, logger, metrics, avatars, clock, answerHeaders: simulator ? SIMULATED : [] }));
   await registerWebhooks(app, { config, accounts, metrics, store, logger, telemetry, clock });
   registerOps(app, { accounts, metrics, readiness });
   // Refresh-ahead re-reads active contacts' profiles, and their cached pictures follow.

@@ -110,12 +110,19 @@ export function registerHttpTracing(app: FastifyInstance, telemetry: Telemetry):
   });
 }
 
+/** Whether spans are recorded (an OTLP endpoint is configured). */
+export function tracingOn(): boolean {
+  return manager !== undefined;
+}
+
+const untraced = () => undefined;
+
 /**
  * The SERVER span of a request answered before Fastify (the hot path): ends when `done` is called
  * with the status. A no-op while tracing is off.
  */
 export function traceServerRequest(method: string, route: string, url: string, headers: Record<string, unknown>): (status: number) => void {
-  if (!manager) return () => undefined;
+  if (!manager) return untraced;
   const { span } = startServerSpan(method, route, url, headers);
   return (status) => endServerSpan(span, status);
 }

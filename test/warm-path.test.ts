@@ -17,6 +17,8 @@ interface Raw {
   status: number;
   contentType: string | null;
   cacheControl: string | null;
+  /** Every other header but `Date`. */
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -27,7 +29,8 @@ async function post(body: Record<string, unknown>, headers: Record<string, strin
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
-  return { status: response.status, contentType: response.headers.get('content-type'), cacheControl: response.headers.get('cache-control'), body: await response.text() };
+  const kept = Object.fromEntries([...response.headers].filter(([name]) => name !== 'date' && name !== 'cache-control'));
+  return { status: response.status, contentType: response.headers.get('content-type'), cacheControl: response.headers.get('cache-control'), headers: kept, body: await response.text() };
 }
 
 const warmAnswers = () => metric(stack!.url, WARM);
@@ -71,6 +74,7 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
       expect(warm.body, query).toBe(apollo.body);
       expect(warm.status).toBe(apollo.status);
       expect(warm.contentType).toBe(apollo.contentType);
+      expect(warm.headers).toEqual(apollo.headers);
       expect(Math.abs(maxAge(warm) - maxAge(apollo)), `${warm.cacheControl} vs ${apollo.cacheControl}`).toBeLessThanOrEqual(1);
       expect(maxAge(warm)).toBeGreaterThan(0);
     }

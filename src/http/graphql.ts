@@ -4,6 +4,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo from '@as-integrations/fastify';
 import DataLoader from 'dataloader';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLFormattedError } from 'graphql';
 import type { AccountRegistry } from '../accounts.js';
@@ -26,7 +27,8 @@ import type { AccountProfiles } from '../profiles/account.js';
 import type { ProfileSource } from '../profiles/source.js';
 import { HotPath, httpCachePolicyPlugin } from './hot-path.js';
 import { WarmPath, withPreloaded } from './warm-path.js';
-import { registerHttpCaching } from './http-cache.js';
+import { registerHttpCaching, VARY } from './http-cache.js';
+import { Front } from './front.js';
 import type { FrontHandler } from './connections.js';
 import { documentStore, responseStore } from './apollo-caches.js';
 
@@ -135,6 +137,8 @@ export async function registerGraphQL(
     metrics: Metrics;
     avatars: AvatarLinks;
     clock?: Clock;
+    /** Headers every answer carries besides Fastify's and ours (the built-in simulator's mark). */
+    answerHeaders?: readonly string[];
   },
 ): Promise<{ front: FrontHandler | undefined }> {
   const clock = deps.clock ?? systemClock;
@@ -143,39 +147,44 @@ export async function registerGraphQL(
   const changes = new RecentChanges();
   const responses = new ResponseCache(deps.config.cache.responseCacheMaxBytes, clock, changes);
   const authorizer = new RequestAuthorizer(deps.accounts, deps.config.apiKeys, deps.logger);
-  const hotPath =
-    cacheOn && deps.config.cache.hotPathMaxBytes > 0
-      ? new HotPath({
-          maxBytes: deps.config.cache.hotPathMaxBytes,
-          maxBodyBytes: deps.config.limits.bodyBytes,
-          clock,
-          authorize: (headers) => authorizer.peek(headers),
-          logger: deps.logger,
-          accessLog: deps.config.log.accessLog,
-          onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
-          changes,
-        })
-      : undefined;
   const watched = new WeakSet<AccountProfiles>();
   const watch = (account: AccountProfiles) => {
     if (watched.has(account)) return;
     watched.add(account);
     account.onChange?.((igsids) => changes.note(account.id, igsids));
   };
+  // The hot and warm paths look at a request's key quietly: Apollo's context refuses it (and logs) once.
+  const authorizeQuietly = (headers: IncomingHttpHeaders) => {
+    const account = authorizer.peek(headers);
+    if (account) watch(account);
+    return account;
+  };
+  const hotOn = cacheOn && deps.config.cache.hotPathMaxBytes > 0;
+  const warmOn = cacheOn && deps.config.cache.warmPathMaxBytes > 0;
+  const front =
+    hotOn || warmOn
+      ? new Front({ maxBodyBytes: deps.config.limits.bodyBytes, authorize: authorizeQuietly, logger: deps.logger, accessLog: deps.config.log.accessLog })
+      : undefined;
+  const hotPath =
+    front && hotOn
+      ? new HotPath({
+          maxBytes: deps.config.cache.hotPathMaxBytes,
+          clock,
+          readOf: (req) => front.readOf(req),
+          onHit: (account) => deps.metrics.cacheLookups.inc({ account, layer: 'response', result: 'hit' }),
+          changes,
+        })
+      : undefined;
   const schema = buildGatewaySchema();
   const validationRules = [...limitRules(deps.config.limits), ...(deps.config.server.introspection ? [] : [noIntrospection])];
   const avatarUrlOf = (account: AccountProfiles) => (igsid: string) => deps.avatars.urlFor(account.id, igsid);
   const warmPath =
-    cacheOn && deps.config.cache.warmPathMaxBytes > 0
+    warmOn
       ? new WarmPath({
           maxBytes: deps.config.cache.warmPathMaxBytes,
           schema,
           compile: { rules: validationRules, maxTokens: deps.config.limits.queryTokens },
-          authorize: (headers) => {
-            const account = authorizer.peek(headers);
-            if (account) watch(account);
-            return account;
-          },
+          authorize: authorizeQuietly,
           context: (account) => ({ account, avatarUrl: avatarUrlOf(account), clock }),
           maxIdsPerQuery: deps.config.limits.idsPerQuery,
           onAnswer: (account) => {
@@ -184,8 +193,13 @@ export async function registerGraphQL(
           },
           hotPath,
           changes,
+          answerHeaders: ['content-type', 'application/json; charset=utf-8', 'vary', VARY, ...(deps.answerHeaders ?? [])],
+          maxResponseBytes: deps.config.limits.responseBytes,
+          variablesDepth: deps.config.limits.variablesDepth,
         })
       : undefined;
+  if (hotPath) front?.use((read) => hotPath.answer(read));
+  if (warmPath) front?.use((read) => warmPath.answerNow(read));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     includeStacktraceInErrorResponses: false,
@@ -235,6 +249,7 @@ export async function registerGraphQL(
   app.addHook('onClose', async () => apollo.stop());
   registerEdgeLimits(app, deps.config.limits);
   registerHttpCaching(app);
+  front?.register(app);
   hotPath?.register(app);
   warmPath?.register(app);
   await app.register(fastifyApollo(apollo), {
@@ -279,5 +294,5 @@ export async function registerGraphQL(
       };
     },
   });
-  return { front: hotPath && ((req, res, next) => hotPath.handle(req, res, next)) };
+  return { front: front && ((req, res, next) => front.handle(req, res, next)) };
 }

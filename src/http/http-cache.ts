@@ -5,7 +5,7 @@ import { NO_STORE } from './hot-path.js';
 
 const FRESH = /^private, max-age=\d+$/;
 /** The request headers that pick the account an answer belongs to. */
-const VARY = `authorization, ${ACCOUNT_HEADER}, accept`;
+export const VARY = `authorization, ${ACCOUNT_HEADER}, accept`;
 
 /**
  * HTTP caching for /graphql answers, for browsers, CDNs in private mode and routers' response caches.

@@ -7,7 +7,9 @@ import type { ProfileOutcome } from '../graph/outcomes.js';
 import type { GraphField, GraphProfile } from '../graph/profile.js';
 import { MAX_IDS_PER_ROUND_TRIP, type ProfileSource } from '../profiles/source.js';
 import { compileQuery, type CompiledAnswer, type CompiledQuery, type CompileOptions, type Reads, type RunContext } from '../schema/compiled-query.js';
-import { traceWarmOperation } from '../telemetry.js';
+import { traceWarmOperation, tracingOn } from '../telemetry.js';
+import { nestingDepth } from './answers.js';
+import type { FrontAnswer, FrontRead } from './front.js';
 import type { HotPath } from './hot-path.js';
 import type { RecentChanges } from './people.js';
 
@@ -70,6 +72,11 @@ export interface WarmPathOptions {
   /** Told whom an answer shows, to keep it (the warm path runs after the hot path missed). */
   hotPath: HotPath | undefined;
   changes: RecentChanges;
+  /** The headers of a fresh answer besides `Cache-Control` and `Content-Length`, as Fastify's hooks set them. */
+  answerHeaders: readonly string[];
+  /** MAX_RESPONSE_BYTES and MAX_VARIABLES_DEPTH: past them, Fastify and Apollo answer with the refusal. */
+  maxResponseBytes: number;
+  variablesDepth: number;
 }
 
 /**
@@ -112,6 +119,36 @@ export class WarmPath {
   }
 
   /**
+   * The front's answerer: a request read before Fastify, answered when everyone is fresh in memory
+   * (the common warm case) without Fastify's request, hooks and parser. Anything else is left to
+   * the preHandler below, through Fastify. Off while tracing: a traced answer's operation span
+   * nests in its request's, which only Fastify's hook opens before the answer is known.
+   */
+  answerNow(read: FrontRead): FrontAnswer | undefined {
+    if (tracingOn() || !acceptsJson(read.headers.accept)) return undefined;
+    const text = read.body.toString('utf8');
+    // Fastify's parser drops `__proto__` and `constructor.prototype` keys: such a body is left to it.
+    if (text.includes('__proto__') || text.includes('constructor')) return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return undefined; // Fastify refuses it
+    }
+    const start = this.startFor(read.account, body);
+    if (!start || nestingDepth((body as { variables?: unknown }).variables, this.options.variablesDepth) > this.options.variablesDepth) return undefined;
+    const { plan, account, reads, context } = start;
+    const profiles = account.peekFresh?.(reads.distinct, plan.fields);
+    const answer = profiles && plan.answer(reads, profiles, context);
+    if (!answer || Buffer.byteLength(answer.payload) > this.options.maxResponseBytes) return undefined;
+    const readAt = this.options.changes.now();
+    const headers = this.options.answerHeaders;
+    this.options.hotPath?.keep(read.key, account.id, answer.payload, [...headers], answer.maxAgeSeconds, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
+    this.options.onAnswer(account.id);
+    return { payload: answer.payload, headers, maxAgeSeconds: answer.maxAgeSeconds };
+  }
+
+  /**
    * What a request that Apollo did not answer yet loaded here (its outcomes, for these fields, read
    * at `readAt`): its operation reads them from this instead of asking the cache or Meta again.
    */
@@ -122,20 +159,21 @@ export class WarmPath {
   /** The plan, account and ids of a request the warm path may answer; undefined to leave it to Apollo. */
   private start(request: FastifyRequest): Start | undefined {
     if (request.routeOptions.url !== '/graphql' || request.method !== 'POST') return undefined;
-    // Apollo picks the answer's media type from Accept: JSON is the one answered here.
-    const accept = request.headers.accept;
-    if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return undefined;
+    if (!acceptsJson(request.headers.accept)) return undefined;
     if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) return undefined;
-    const body = request.body as Record<string, unknown> | null;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-    for (const key in body) if (!BODY_KEYS.has(key)) return undefined;
-    const { query, operationName } = body;
-    if (typeof query !== 'string' || (operationName !== undefined && operationName !== null && typeof operationName !== 'string')) return undefined;
-
     const account = this.options.authorize(request.headers);
     if (!account) return undefined; // Apollo gives the refusal its proper shape
+    return this.startFor(account, request.body);
+  }
+
+  /** The plan and ids of a parsed body the warm path may answer for `account`. */
+  private startFor(account: AccountProfiles, body: unknown): Start | undefined {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+    for (const key in body) if (!BODY_KEYS.has(key)) return undefined;
+    const { query, operationName, variables } = body as Record<string, unknown>;
+    if (typeof query !== 'string' || (operationName !== undefined && operationName !== null && typeof operationName !== 'string')) return undefined;
     const plan = this.planFor(query, operationName ?? undefined);
-    const reads = plan?.reads(body.variables, this.options.maxIdsPerQuery);
+    const reads = plan?.reads(variables, this.options.maxIdsPerQuery);
     if (!plan || !reads) return undefined;
     return { plan, account, reads, context: this.options.context(account) };
   }
@@ -187,4 +225,9 @@ export class WarmPath {
     }
     return plan || undefined;
   }
+}
+
+/** Apollo picks the answer's media type from `Accept`: JSON is the one answered here. */
+function acceptsJson(accept: string | undefined): boolean {
+  return accept === undefined || accept === '*/*' || accept === 'application/json';
 }

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Front } from '../../src/http/front.js';
 import { Doorkeeper, HotPath } from '../../src/http/hot-path.js';
 import { RecentChanges } from '../../src/http/people.js';
 import { createLogger } from '../../src/logger.js';
@@ -16,7 +17,7 @@ interface Answer {
 }
 
 /**
- * A fastify app with the hot path in front (on a real loopback server, as app.ts wires it) of a
+ * A fastify app with the front and its hot path (on a real loopback server, as app.ts wires it) of a
  * stand-in for Apollo that counts what it executes.
  */
 function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl?: (body: { query: string }) => string; status?: number } = {}) {
@@ -24,24 +25,23 @@ function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl
   const executed: string[] = [];
   const hits: string[] = [];
   const changes = new RecentChanges();
-  const hot = new HotPath({
-    maxBytes: options.maxBytes ?? 1 << 20,
+  const front = new Front({
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
-    clock,
     authorize: (headers) => {
       const account = headers['x-instagram-account'];
       if (account === 'refused') return undefined;
       return { id: typeof account === 'string' ? account : 'only' } as AccountProfiles;
     },
-    onHit: (account) => hits.push(account),
-    changes,
     logger: createLogger({ level: 'silent', secrets: [] }),
     accessLog: false,
   });
+  const hot = new HotPath({ maxBytes: options.maxBytes ?? 1 << 20, clock, readOf: (req) => front.readOf(req), onHit: (account) => hits.push(account), changes });
+  front.use((read) => hot.answer(read));
   const app: FastifyInstance = Fastify({
     bodyLimit: options.maxBodyBytes ?? 1 << 20,
-    serverFactory: (handler) => createServer((req, res) => hot.handle(req, res, () => handler(req, res))),
+    serverFactory: (handler) => createServer((req, res) => front.handle(req, res, () => handler(req, res))),
   });
+  front.register(app);
   hot.register(app);
   /** What the stand-in's context saw: the people a query `{ p1 p2 }` shows are its words after `p`. */
   let during: (() => void) | undefined;
