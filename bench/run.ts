@@ -156,13 +156,21 @@ async function warmPeople(server: Server, people: string[]) {
   for (let i = 0; i < people.length; i += 100) await post(server.url, MANY, { ids: people.slice(i, i + 100) });
 }
 
-/** P5: pages of PAGE random warm people per request, every body distinct. */
-async function warmPages(name: string, server: Server, sim: Simulator, people: string[]) {
-  const requests = Array.from({ length: BODIES_PER_PHASE }, () => {
+/**
+ * P5's requests for one round: pages of PAGE random warm people, every body distinct. Built once per
+ * round and sent to every server alike (the same pages; `Host` names no port, which none of them
+ * reads): the load generator then allocates, and collects, one set per round instead of one per server.
+ */
+function pagesFor(people: string[]): Buffer[] {
+  return Array.from({ length: BODIES_PER_PHASE }, () => {
     const page = new Set<string>();
     while (page.size < PAGE) page.add(people[Math.floor(Math.random() * people.length)]!);
-    return rawPost(server.url, '/graphql', bodyOf(MANY, { ids: [...page] }));
+    return rawPost('http://127.0.0.1', '/graphql', bodyOf(MANY, { ids: [...page] }));
   });
+}
+
+/** P5: a round's pages (`pagesFor`). */
+async function warmPages(name: string, server: Server, sim: Simulator, requests: Buffer[]) {
   await timed(`P5 · warm pages (${PAGE} of ${WARM_PEOPLE} cached people, every body distinct), ${CONNECTIONS} connections`, name, server, sim, requests, true);
 }
 
@@ -223,13 +231,14 @@ async function main() {
     }
     // Servers alternate (A B A B …) so a change in the machine's load touches every server alike.
     for (let round = 1; round <= ROUNDS; round++) {
+      const pages = wanted('P5') ? pagesFor(people) : [];
       for (const { name, server, cached } of benches) {
         process.stderr.write(`bench: round ${round}/${ROUNDS} · ${name}\n`);
         if (wanted('P1')) await coldList(name, server!, sim);
         const id = await coldClients(name, server!, sim, wanted('P2'));
         if (wanted('P3')) await hotRepeat(name, server!, sim, id);
         if (cached && wanted('P4')) await warmDistinct(name, server!, sim, id);
-        if (wanted('P5')) await warmPages(name, server!, sim, people);
+        if (wanted('P5')) await warmPages(name, server!, sim, pages);
       }
     }
     const replicaBench = {

@@ -80,7 +80,7 @@ export class Front {
       // latin1: one character per byte, so the key is the exact bytes.
       const read: FrontRead = { account, key: `${account.id}\n${headers.accept ?? ''}\n${type}\n${body.toString('latin1')}`, body, headers };
       for (const answerer of this.answerers) {
-        const answer = answerer(read);
+        const answer = this.ask(answerer, read);
         if (answer) return this.send(req, res, answer, started);
       }
       this.handedOn.set(req, { read, unparsed: body });
@@ -108,6 +108,16 @@ export class Front {
       stream.push(null);
       done(null, stream);
     });
+  }
+
+  /** An answerer's answer; a fault in one (a bug) is logged and the request goes on, never the process down. */
+  private ask(answerer: FrontAnswerer, read: FrontRead): FrontAnswer | undefined {
+    try {
+      return answerer(read);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'answering before Fastify failed: Fastify answers instead');
+      return undefined;
+    }
   }
 
   private send(req: IncomingMessage, res: ServerResponse, answer: FrontAnswer, started: number): void {

@@ -20,7 +20,8 @@ interface Answer {
  * A fastify app with the front and its hot path (on a real loopback server, as app.ts wires it) of a
  * stand-in for Apollo that counts what it executes.
  */
-function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl?: (body: { query: string }) => string; status?: number } = {}) {
+function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl?: (body: { query: string }) => string; status?: number; faulty?: boolean } = {}) {
+  const logged: string[] = [];
   const clock = new ManualClock();
   const executed: string[] = [];
   const hits: string[] = [];
@@ -32,10 +33,15 @@ function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl
       if (account === 'refused') return undefined;
       return { id: typeof account === 'string' ? account : 'only' } as AccountProfiles;
     },
-    logger: createLogger({ level: 'silent', secrets: [] }),
+    logger: createLogger({ level: 'info', secrets: [], destination: { write: (line: string) => logged.push(line) } }),
     accessLog: false,
   });
   const hot = new HotPath({ maxBytes: options.maxBytes ?? 1 << 20, clock, readOf: (req) => front.readOf(req), onHit: (account) => hits.push(account), changes });
+  if (options.faulty) {
+    front.use(() => {
+      throw new Error('a bug');
+    });
+  }
   front.use((read) => hot.answer(read));
   const app: FastifyInstance = Fastify({
     bodyLimit: options.maxBodyBytes ?? 1 << 20,
@@ -74,7 +80,7 @@ function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl
   const post = (query: string, headers: Record<string, string> = {}) => send(JSON.stringify({ query }), headers);
   /** What graphql.ts does when an account hears that people changed. */
   const change = (account: string, igsids: string[]) => changes.note(account, igsids);
-  return { app, clock, executed, hits, post, send, change, duringExecution: (run: () => void) => (during = run), url: () => url! };
+  return { app, clock, executed, hits, logged, post, send, change, duringExecution: (run: () => void) => (during = run), url: () => url! };
 }
 
 let app: FastifyInstance | undefined;
@@ -230,6 +236,16 @@ describe('hot path', () => {
     const batch = JSON.stringify([{ query: '{ a }' }, { query: '{ b }' }]);
     for (let i = 0; i < 3; i++) await s.send(batch);
     expect(s.executed).toEqual(['only:{ a }+{ b }', 'only:{ a }+{ b }', 'only:{ a }+{ b }']);
+  });
+
+  it('an answerer that throws is logged and the request goes on (to the next answerer, then Fastify): the process stays up', async () => {
+    const s = setup({ faulty: true });
+    app = s.app;
+    for (let i = 0; i < 3; i++) expect((await s.post('{ a }')).status).toBe(200);
+    // The third is the hot path's, after the faulty answerer.
+    expect(s.executed).toHaveLength(2);
+    expect(s.hits).toEqual(['only']);
+    expect(s.logged.filter((line) => line.includes('answering before Fastify failed'))).toHaveLength(3);
   });
 
   it('a client that leaves mid-body costs nothing and the server goes on answering', async () => {
