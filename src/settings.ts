@@ -299,7 +299,7 @@ export const SETTINGS = {
   HOT_PATH_MAX_BYTES: setting({
     group: 'cache',
     key: 'hotPathMaxBytes',
-    meaning: 'Bytes (keys and bodies) of whole answers kept to answer a repeated POST before the GraphQL pipeline (least recently used go first).',
+    meaning: 'Bytes (keys, bodies and headers) of whole answers kept to answer a repeated POST before Fastify and the GraphQL pipeline, each from the second sighting of its body (least recently used go first; 0 turns it off).',
     default: '33554432',
     schema: int(0, 4_294_967_296),
   }),

@@ -276,7 +276,7 @@ describe('doorkeeper', () => {
     for (let i = 2; i < 1 << 18; i++) door.seenBefore(`{"query":"{ user(id: ${i}) }"}`);
     let passed = 0;
     for (let i = 0; i < 10_000; i++) if (door.seenBefore(`{"query":"{ other(id: ${i}) }"}`)) passed++;
-    expect(passed).toBeLessThan(1_000);
+    expect(passed).toBeLessThan(100);
     // Past its bound it starts afresh: bounded memory, and old keys are first sightings again.
     expect(door.seenBefore('only\n\napplication/json\n{"query":"{ a }"}')).toBe(false);
   });
