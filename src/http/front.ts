@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { AccountProfiles } from '../profiles/account.js';
 import { traceServerRequest } from '../telemetry.js';
@@ -12,6 +13,8 @@ export interface FrontRead {
   key: string;
   body: Buffer;
   headers: IncomingHttpHeaders;
+  /** When the body was whole (the gateway's clock): every answer to it was computed later. */
+  arrivedAt: number;
 }
 
 /** An answer given by the front from memory: 200, with these headers besides `Cache-Control` and `Content-Length`. */
@@ -33,6 +36,7 @@ export interface FrontOptions {
   /** The access log line of an answer sent here (Fastify writes the others). */
   logger: Logger;
   accessLog: boolean;
+  clock: Clock;
 }
 
 /** `application/json`, with parameters or not: the only type Fastify parses as JSON here. */
@@ -78,7 +82,8 @@ export class Front {
       req.removeListener('error', onError);
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       // latin1: one character per byte, so the key is the exact bytes.
-      const read: FrontRead = { account, key: `${account.id}\n${headers.accept ?? ''}\n${type}\n${body.toString('latin1')}`, body, headers };
+      const key = `${account.id}\n${headers.accept ?? ''}\n${type}\n${body.toString('latin1')}`;
+      const read: FrontRead = { account, key, body, headers, arrivedAt: this.options.clock.now() };
       for (const answerer of this.answerers) {
         const answer = this.ask(answerer, read);
         if (answer) return this.send(req, res, answer, started);

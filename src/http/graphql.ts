@@ -163,7 +163,7 @@ export async function registerGraphQL(
   const warmOn = cacheOn && deps.config.cache.warmPathMaxBytes > 0;
   const front =
     hotOn || warmOn
-      ? new Front({ maxBodyBytes: deps.config.limits.bodyBytes, authorize: authorizeQuietly, logger: deps.logger, accessLog: deps.config.log.accessLog })
+      ? new Front({ maxBodyBytes: deps.config.limits.bodyBytes, authorize: authorizeQuietly, logger: deps.logger, accessLog: deps.config.log.accessLog, clock })
       : undefined;
   const hotPath =
     front && hotOn

@@ -131,11 +131,17 @@ export class HotPath {
     return { payload: entry.payload, headers: entry.headers, maxAgeSeconds: Math.floor(leftMs / 1000) };
   }
 
-  /** Keeps an answer sent for `key` (from its second sighting on), fresh for `maxAgeSeconds`. */
-  keep(key: string, account: string, payload: string | Buffer, headers: string[], maxAgeSeconds: number, shown: GatewayContext['shown']): void {
-    if (!this.doorkeeper.seenBefore(key)) return;
-    const expiresAt = this.options.clock.now() + maxAgeSeconds * 1000;
-    this.entries.set(key, { payload: Buffer.from(payload), headers, expiresAt, account, shown });
+  /**
+   * Keeps the answer to `read` (from its body's second sighting on), fresh for `maxAgeSeconds`
+   * counted from the request's arrival: the answer's max-age was rounded down when it was computed,
+   * after that, so the entry never outlives the answer's people (counted from the time it is stored,
+   * a slow request's entry would).
+   */
+  keep(read: FrontRead, payload: string | Buffer, headers: string[], maxAgeSeconds: number, shown: GatewayContext['shown']): void {
+    if (!this.doorkeeper.seenBefore(read.key)) return;
+    const expiresAt = read.arrivedAt + maxAgeSeconds * 1000;
+    if (expiresAt <= this.options.clock.now()) return;
+    this.entries.set(read.key, { payload: Buffer.from(payload), headers, expiresAt, account: read.account.id, shown });
   }
 
   /** Keeps fresh answers Fastify sends to requests the front read. */
@@ -151,7 +157,7 @@ export class HotPath {
           if (!PER_ANSWER.has(name) && value !== undefined) headers.push(name, String(value));
         }
         if (!reply.hasHeader('content-type')) headers.push('content-type', 'application/json; charset=utf-8');
-        this.keep(read.key, read.account.id, payload, headers, Number(fresh[1]), shown);
+        this.keep(read, payload, headers, Number(fresh[1]), shown);
       }
       done(null, payload);
     });

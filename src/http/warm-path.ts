@@ -143,7 +143,7 @@ export class WarmPath {
     if (!answer || Buffer.byteLength(answer.payload) > this.options.maxResponseBytes) return undefined;
     const readAt = this.options.changes.now();
     const headers = this.options.answerHeaders;
-    this.options.hotPath?.keep(read.key, account.id, answer.payload, [...headers], answer.maxAgeSeconds, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
+    this.options.hotPath?.keep(read, answer.payload, [...headers], answer.maxAgeSeconds, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
     this.options.onAnswer(account.id);
     return { payload: answer.payload, headers, maxAgeSeconds: answer.maxAgeSeconds };
   }

@@ -35,6 +35,7 @@ function setup(options: { maxBytes?: number; maxBodyBytes?: number; cacheControl
     },
     logger: createLogger({ level: 'info', secrets: [], destination: { write: (line: string) => logged.push(line) } }),
     accessLog: false,
+    clock,
   });
   const hot = new HotPath({ maxBytes: options.maxBytes ?? 1 << 20, clock, readOf: (req) => front.readOf(req), onHit: (account) => hits.push(account), changes });
   if (options.faulty) {
@@ -179,6 +180,21 @@ describe('hot path', () => {
     await s.post('{ p1 }');
     await s.post('{ p1 }');
     expect(s.executed).toEqual(['only:{ p1 }', 'only:{ p1 }', 'only:{ p1 }']);
+  });
+
+  it('counts an answer\'s max-age from its request\'s arrival: a slow answer is not kept past its people\'s freshness', async () => {
+    const s = setup();
+    app = s.app;
+    // Computing the answer took 4 s (max-age=10 says what is left after them): fresh until arrival + 10 s.
+    s.duringExecution(() => void s.clock.advance(4_000));
+    await s.post('{ a }');
+    await s.post('{ a }');
+    s.duringExecution(() => undefined);
+    await s.clock.advance(5_500); // 9.5 s after the second request arrived: half a second left
+    expect((await s.post('{ a }')).headers['cache-control']).toBe('private, max-age=0');
+    await s.clock.advance(1_000);
+    await s.post('{ a }');
+    expect(s.executed).toHaveLength(3);
   });
 
   it('answers before Fastify with the stored headers, and keys by the exact bytes, Accept and Content-Type', async () => {
