@@ -141,7 +141,7 @@ export class HotPath {
     if (!this.doorkeeper.seenBefore(read.key)) return;
     const expiresAt = read.arrivedAt + maxAgeSeconds * 1000;
     if (expiresAt <= this.options.clock.now()) return;
-    this.entries.set(read.key, { payload: Buffer.from(payload), headers, expiresAt, account: read.account.id, shown });
+    this.entries.set(read.key, { payload: ownCopy(payload), headers, expiresAt, account: read.account.id, shown });
   }
 
   /** Keeps fresh answers Fastify sends to requests the front read. */
@@ -174,4 +174,15 @@ export class HotPath {
     this.shown.set(request.raw, shown);
     return true;
   }
+}
+
+/**
+ * The bytes in a buffer of their own: a small `Buffer.from` is a slice of Node's shared 8 KiB pool,
+ * and a kept slice would hold its whole slab, uncounted by HOT_PATH_MAX_BYTES.
+ */
+function ownCopy(payload: string | Buffer): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
+  if (typeof payload === 'string') bytes.write(payload);
+  else payload.copy(bytes);
+  return bytes;
 }

@@ -282,6 +282,21 @@ describe('hot path', () => {
   });
 });
 
+describe('hot path entries', () => {
+  it('hold their bytes in a buffer of their own, not a slice of a shared pool slab HOT_PATH_MAX_BYTES would not count', () => {
+    const clock = new ManualClock();
+    const hot = new HotPath({ maxBytes: 1 << 20, clock, readOf: () => undefined, onHit: () => undefined, changes: new RecentChanges() });
+    const read = { account: { id: 'only' } as AccountProfiles, key: 'k', body: Buffer.from('{}'), headers: {}, arrivedAt: clock.now() };
+    for (const payload of ['{"data":{"a":1}}', Buffer.from('{"data":{"a":1}}')]) {
+      hot.keep(read, payload, [], 10, new Map());
+      hot.keep(read, payload, [], 10, new Map());
+      const kept = hot.answer(read)!.payload as Buffer;
+      expect(kept.toString()).toBe('{"data":{"a":1}}');
+      expect(kept.buffer.byteLength).toBe(kept.length);
+    }
+  });
+});
+
 describe('doorkeeper', () => {
   it('remembers a key until cleared; first sightings pass for second ones rarely, even when full', () => {
     const door = new Doorkeeper();
