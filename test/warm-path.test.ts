@@ -222,7 +222,23 @@ describe('warm path: plain profile reads answered before Apollo, byte for byte a
     }
   });
 
-  it('is off with WARM_PATH_MAX_BYTES=0', async () => {
+  it('steps aside past MAX_RESPONSE_BYTES and MAX_VARIABLES_DEPTH even when everyone is fresh: the refusal comes as from Apollo', async () => {
+    stack = await startStack({ env: { MAX_RESPONSE_BYTES: '1024', MAX_VARIABLES_DEPTH: '4' } });
+    const [id] = igsids(1, 9800);
+    const query = 'query ($ids: [ID!]!) { instagramUsers(ids: $ids) { id username name } }';
+    expect((await post({ query, variables: { ids: [id] } })).status).toBe(200);
+    const large = await post({ query, variables: { ids: Array.from({ length: 30 }, () => id) } });
+    expect([large.status, JSON.parse(large.body).errors?.[0]?.extensions?.code]).toEqual([400, 'RESPONSE_TOO_LARGE']);
+    const deep = await post({ query, variables: { ids: [id], n: [[[[['too deep']]]]] } });
+    expect([deep.status, JSON.parse(deep.body).errors?.[0]?.message]).toEqual([400, expect.stringContaining('(MAX_VARIABLES_DEPTH)')]);
+    // A body with `__proto__` is left to Fastify's parser, which drops the key: answered all the same.
+    const warm = await warmAnswers();
+    const poisoned = await post({ query, variables: JSON.parse(`{"ids":["${id}"],"__proto__":{"x":1}}`) as Record<string, unknown> });
+    expect(poisoned.status).toBe(200);
+    expect(await warmAnswers()).toBe(warm + 1);
+  });
+
+    it('is off with WARM_PATH_MAX_BYTES=0', async () => {
     stack = await startStack({ env: { WARM_PATH_MAX_BYTES: '0' } });
     const [id] = igsids(1, 9600);
     const query = 'query ($id: ID!) { instagramUser(id: $id) { username } }'; // `n`: an undeclared variable, a different body each time

@@ -140,12 +140,14 @@ export class WarmPath {
     const { plan, account, reads, context } = start;
     const profiles = account.peekFresh?.(reads.distinct, plan.fields);
     const answer = profiles && plan.answer(reads, profiles, context);
-    if (!answer || Buffer.byteLength(answer.payload) > this.options.maxResponseBytes) return undefined;
+    // Encoded once: measured here, sent and kept as these bytes.
+    const payload = answer && Buffer.from(answer.payload);
+    if (!answer || !payload || payload.length > this.options.maxResponseBytes) return undefined;
     const readAt = this.options.changes.now();
     const headers = this.options.answerHeaders;
-    this.options.hotPath?.keep(read, answer.payload, [...headers], answer.maxAgeSeconds, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
+    this.options.hotPath?.keep(read, payload, [...headers], answer.maxAgeSeconds, new Map(answer.igsids.map((igsid) => [igsid, readAt])));
     this.options.onAnswer(account.id);
-    return { payload: answer.payload, headers, maxAgeSeconds: answer.maxAgeSeconds };
+    return { payload, headers, maxAgeSeconds: answer.maxAgeSeconds };
   }
 
   /**
