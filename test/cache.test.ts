@@ -52,10 +52,11 @@ describe('in-memory cache', () => {
   });
 
   it('never serves a profilePic past its oe= expiry (minus the margin) and exposes profilePicExpiresAt', async () => {
-    // Pictures expire 2 s after they are fetched; the margin is 1 s: a cached URL is good for ~1 s.
-    // The simulator writes oe= from real time; only the gateway's clock skips past it.
+    // Pictures expire 30 s after they are fetched (oe= in whole seconds); the margin is 1 s. The
+    // simulator writes oe= from real time; only the gateway's clock skips past it. (With 2 s, a URL was
+    // good for 0–1 s: on a loaded machine the second request came after that and re-read the picture.)
     const clock = new OffsetClock();
-    stack = await startStack({ env: { PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '1' }, sim: { profilePicTtlSeconds: 2 }, clock });
+    stack = await startStack({ env: { PROFILE_PIC_EXPIRY_MARGIN_SECONDS: '1' }, sim: { profilePicTtlSeconds: 30 }, clock });
     const id = igsids(50, 30).find((candidate) => simulatedProfile(candidate).profile_pic !== null)!;
     const query = `query($id: ID!) { instagramUser(id: $id) { username profilePic profilePicExpiresAt } }`;
     const first = await stack.gql<{ instagramUser: { profilePic: string; profilePicExpiresAt: string } }>(query, { id });
