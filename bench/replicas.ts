@@ -1,7 +1,7 @@
 // The replica rows of `BENCH_SERVERS=replicas npm run bench` (called from bench/run.ts): 3 gateways
 // on one Redis and one simulator, with and without coordination. Each replica set is warmed up like
 // the single servers (bursts of cold ids, not measured) before any figure is taken.
-import type { Simulator } from '../src/simulator/index.js';
+import type { Upstream } from './upstream.js';
 
 export interface ReplicaServer {
   url: string;
@@ -9,7 +9,7 @@ export interface ReplicaServer {
 }
 
 export interface ReplicaBench {
-  sim: Simulator;
+  sim: Upstream;
   rounds: number;
   /** Starts one gateway on the simulator with Redis and `env`. */
   start(env: Record<string, string>): Promise<ReplicaServer>;
@@ -37,13 +37,13 @@ export async function replicaRows(bench: ReplicaBench, prefix: string, coordinat
     for (let round = 0; round < WARMUP_ROUNDS; round++) await burst(bench.coldIds(200));
     for (let round = 1; round <= bench.rounds; round++) {
       const [id] = bench.coldIds(1);
-      bench.sim.resetCalls();
+      await bench.sim.resetCalls();
       await Promise.all(urls.map((url) => bench.post(url, ONE, { id })));
-      bench.record('R1 · one cold id asked on 3 replicas at once (upstream reads)', name, { roundTrips: bench.sim.roundTrips() });
-      bench.sim.resetCalls();
+      bench.record('R1 · one cold id asked on 3 replicas at once (upstream reads)', name, { roundTrips: await bench.sim.roundTrips() });
+      await bench.sim.resetCalls();
       await burst(bench.coldIds(200));
-      trips.push(bench.sim.roundTrips());
-      bench.record('R2 · 200 cold clients round-robin over 3 replicas (target ≤ 8 round trips)', name, { roundTrips: bench.sim.roundTrips() });
+      trips.push(await bench.sim.roundTrips());
+      bench.record('R2 · 200 cold clients round-robin over 3 replicas (target ≤ 8 round trips)', name, { roundTrips: await bench.sim.roundTrips() });
       await bench.hotRepeat(name, { url: urls[0]!, stop: async () => undefined }, id!);
     }
     const sorted = [...trips].sort((a, b) => a - b);

@@ -1,4 +1,5 @@
-// `npm run bench`: the gateway against the built-in simulator (40 ms upstream latency), side by side
+// `npm run bench`: the gateway against the built-in simulator (40 ms upstream latency, in a process of
+// its own: bench/upstream.ts), side by side
 // with two baselines it starts itself — the same gateway with caching and coalescing off, and a bare
 // Apollo Server answering from a static object (the ceiling). All servers run at once and alternate
 // round by round (A B A B); every request body is built before the timed part (bench/loader.ts).
@@ -7,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpus } from 'node:os';
-import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { load, rawPost } from './loader.js';
 import { replicaRows } from './replicas.js';
+import { startUpstream, type Upstream } from './upstream.js';
 
 const UPSTREAM_LATENCY_MS = 40;
 const WARM_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -65,7 +66,7 @@ async function startProcess(script: string, env: Record<string, string>): Promis
   };
 }
 
-function startGateway(sim: Simulator, env: Record<string, string> = {}, script = '../src/index.js'): Promise<Server> {
+function startGateway(sim: Upstream, env: Record<string, string> = {}, script = '../src/index.js'): Promise<Server> {
   return startProcess(script, {
     INSTAGRAM_ACCESS_TOKEN: TOKEN,
     INSTAGRAM_GRAPH_URL: sim.url,
@@ -101,6 +102,8 @@ const figures = new Map<string, Map<string, Array<Record<string, number>>>>();
 function record(scenario: string, server: string, values: Record<string, number>) {
   const byServer = figures.get(scenario) ?? figures.set(scenario, new Map()).get(scenario)!;
   (byServer.get(server) ?? byServer.set(server, []).get(server)!).push(values);
+  // Each figure as taken (stderr), so that a mean's spread can be seen.
+  process.stderr.write(`bench:   ${scenario.slice(0, 2)} ${server.split(' (')[0]}: ${Object.entries(values).map(([key, value]) => `${key}=${fmt(value)}`).join(' ')}\n`);
 }
 
 /**
@@ -116,42 +119,61 @@ async function warmUp(server: Server) {
 const P1_QUERIES = 5;
 
 /** P1: one query for 200 cold ids, P1_QUERIES times one after another: wall time (mean) and round trips (worst). */
-async function coldList(name: string, server: Server, sim: Simulator) {
+async function coldList(name: string, server: Server, sim: Upstream) {
   for (let n = 0; n < P1_QUERIES; n++) {
     const ids = coldIds(200);
-    sim.resetCalls();
+    await sim.resetCalls();
     const { ms, body } = await post(server.url, MANY, { ids });
     const answered = (body.data as { instagramUsers: unknown[] }).instagramUsers.filter(Boolean).length;
     if (answered !== 200) throw new Error(`${name}: ${answered} of 200 profiles answered`);
-    record('P1 · one query, 200 cold ids', name, { wallMs: ms, roundTrips: sim.roundTrips() });
+    record('P1 · one query, 200 cold ids', name, { wallMs: ms, roundTrips: await sim.roundTrips() });
+  }
+}
+
+const FLOOR = 'upstream floor (4 Batch API calls sent straight from the load generator)';
+
+/**
+ * P1's floor, no server in between: the ⌈200/50⌉ Batch API calls a gateway makes for 200 cold ids,
+ * sent at once to the upstream, each answer read to its end. No server can answer P1 faster.
+ */
+async function upstreamFloor(sim: Upstream) {
+  const form = (ids: string[]) =>
+    new URLSearchParams({ batch: JSON.stringify(ids.map((id) => ({ method: 'GET', relative_url: `${id}?fields=follower_count,name,username` }))), include_headers: 'true', access_token: TOKEN });
+  for (let n = 0; n < P1_QUERIES; n++) {
+    const ids = coldIds(200);
+    const bodies = [0, 50, 100, 150].map((start) => form(ids.slice(start, start + 50)).toString());
+    await sim.resetCalls();
+    const started = performance.now();
+    await Promise.all(bodies.map(async (body) => (await fetch(`${sim.url}/v23.0/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).text()));
+    record('P1 · one query, 200 cold ids', FLOOR, { wallMs: performance.now() - started, roundTrips: await sim.roundTrips() });
   }
 }
 
 /** P2: 200 concurrent clients, one cold id each; returns one of the ids, now warm (recorded unless `measured` is false). */
-async function coldClients(name: string, server: Server, sim: Simulator, measured = true): Promise<string> {
+async function coldClients(name: string, server: Server, sim: Upstream, measured = true): Promise<string> {
   const ids = coldIds(200);
-  sim.resetCalls();
+  await sim.resetCalls();
   const times = (await Promise.all(ids.map((id) => post(server.url, ONE, { id })))).map((answer) => answer.ms).sort((a, b) => a - b);
-  if (measured) record('P2 · 200 concurrent clients, 1 cold id each', name, { roundTrips: sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
+  if (measured) record('P2 · 200 concurrent clients, 1 cold id each', name, { roundTrips: await sim.roundTrips(), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) });
   return ids[0]!;
 }
 
 /** A timed closed-loop phase over pre-built requests; fails on any error or non-2xx answer. */
-async function timed(scenario: string, name: string, server: Server, sim: Simulator, requests: Buffer[], once = false) {
-  sim.resetCalls();
+async function timed(scenario: string, name: string, server: Server, sim: Upstream, requests: Buffer[], once = false) {
+  await sim.resetCalls();
   const result = await load(server.url, requests, { connections: CONNECTIONS, seconds: WARM_SECONDS, once });
   if (result.errors || result.non2xx) throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
   if (result.exhausted) process.stderr.write(`bench: ${name}: the ${requests.length} prepared bodies ran out before ${WARM_SECONDS} s\n`);
-  record(scenario, name, { reqPerSec: result.reqPerSec, p99Ms: result.p99Ms, upstreamReads: sim.roundTrips() });
+  record(scenario, name, { reqPerSec: result.reqPerSec, p99Ms: result.p99Ms, upstreamReads: await sim.roundTrips() });
 }
 
 /** P3: the id just answered in the cold burst, the very same body on every request. */
-async function hotRepeat(name: string, server: Server, sim: Simulator, id: string) {
+async function hotRepeat(name: string, server: Server, sim: Upstream, id: string) {
   await timed(`P3 · hot repeated query right after the burst, ${CONNECTIONS} connections`, name, server, sim, [rawPost(server.url, '/graphql', bodyOf(ONE, { id }))]);
 }
 
 /** P4: one warm id, every body distinct (an unused variable): the profile cache answers, not a whole-response cache. */
-async function warmDistinct(name: string, server: Server, sim: Simulator, id: string) {
+async function warmDistinct(name: string, server: Server, sim: Upstream, id: string) {
   const requests = Array.from({ length: BODIES_PER_PHASE }, (_, n) => rawPost(server.url, '/graphql', bodyOf(ONE, { id, nonce: `${name}${nextId++}:${n}` })));
   await timed(`P4 · one warm id, every body distinct, ${CONNECTIONS} connections`, name, server, sim, requests, true);
 }
@@ -175,7 +197,7 @@ function pagesFor(people: string[]): Buffer[] {
 }
 
 /** P5: a round's pages (`pagesFor`). */
-async function warmPages(name: string, server: Server, sim: Simulator, requests: Buffer[]) {
+async function warmPages(name: string, server: Server, sim: Upstream, requests: Buffer[]) {
   await timed(`P5 · warm pages (${PAGE} of ${WARM_PEOPLE} cached people, every body distinct), ${CONNECTIONS} connections`, name, server, sim, requests, true);
 }
 
@@ -204,7 +226,7 @@ interface Bench {
 }
 
 async function main() {
-  const sim = await startSimulator({ latencyMs: UPSTREAM_LATENCY_MS });
+  const sim = await startUpstream(UPSTREAM_LATENCY_MS);
   const prefix = `bench${Date.now()}`;
   const withRedis = await redisAnswers();
   if (!withRedis) console.warn(`\n⚠ No Redis answers at ${REDIS_URL}: the Redis rows are skipped (set REDIS_URL or start redis-server).\n`);
@@ -237,6 +259,7 @@ async function main() {
     // Servers alternate (A B A B …) so a change in the machine's load touches every server alike.
     for (let round = 1; round <= ROUNDS; round++) {
       const pages = wanted('P5') ? pagesFor(people) : [];
+      if (wanted('P1')) await upstreamFloor(sim);
       for (const { name, server, cached } of benches) {
         process.stderr.write(`bench: round ${round}/${ROUNDS} · ${name}\n`);
         if (wanted('P1')) await coldList(name, server!, sim);
@@ -286,6 +309,7 @@ function report() {
     const anchor = summary(scenario, serverOf(scenario, 'ceiling'));
     const base = summary(scenario, serverOf(scenario, 'baseline'));
     const rest = summary(scenario, serverOf(scenario, 'RESTDataSource'));
+    const floor = summary(scenario, serverOf(scenario, 'upstream floor'));
     for (const server of byServer.keys()) {
       const own = summary(scenario, server)!;
       const parts = Object.entries(own).map(([key, value]) => `${key}=${fmt(value)}`);
@@ -293,6 +317,7 @@ function report() {
       if (anchor?.p99Ms && own.p99Ms !== undefined && scenario.startsWith('P2')) parts.push(`p99 = ${(own.p99Ms / anchor.p99Ms).toFixed(2)}× ceiling`);
       if (base?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / base.wallMs).toFixed(2)}× baseline`);
       if (rest?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / rest.wallMs).toFixed(2)}× RESTDataSource`);
+      if (floor?.wallMs && own.wallMs !== undefined && own.roundTrips && server !== FLOOR) parts.push(`+${fmt(own.wallMs - floor.wallMs)} ms over the floor`);
       console.log(`  ${server.padEnd(40)} ${parts.join('  ')}`);
     }
   }
