@@ -7,7 +7,9 @@ import { connect, type Socket } from 'node:net';
 export interface LoadResult {
   requests: number;
   reqPerSec: number;
+  p50Ms: number;
   p99Ms: number;
+  /** Answers with a status outside 2xx, or whose body `bodyOk` refused. */
   non2xx: number;
   errors: number;
   /** True when `once` was set and the prepared requests ran out before the duration. */
@@ -26,11 +28,22 @@ export function rawPost(url: string, path: string, body: string, headers: Record
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
 
+export interface LoadOptions {
+  connections: number;
+  seconds: number;
+  /** Each prepared request at most once, then the run stops. */
+  once?: boolean;
+  /** No request leaves before every connection is open: a burst of that many clients at once. */
+  together?: boolean;
+  /** Checks each answer's body (a GraphQL error in a 200, say); a refused one counts in `non2xx`. */
+  bodyOk?: (body: Buffer) => boolean;
+}
+
 /**
  * `connections` sockets each send one request, wait for its whole answer, send the next.
  * Requests are taken round-robin from `requests` (`once`: each at most once, then the run stops).
  */
-export async function load(url: string, requests: Buffer[], options: { connections: number; seconds: number; once?: boolean }): Promise<LoadResult> {
+export async function load(url: string, requests: Buffer[], options: LoadOptions): Promise<LoadResult> {
   const { hostname, port } = new URL(url);
   const latencies: number[] = [];
   let next = 0;
@@ -39,6 +52,14 @@ export async function load(url: string, requests: Buffer[], options: { connectio
   let exhausted = false;
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
+  // `together`: every connection open (or failed) before the first request, or the deadline.
+  let open = 0;
+  let allOpen: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (allOpen = resolve));
+  const openTimer = setTimeout(allOpen, options.seconds * 1000);
+  const counted = () => {
+    if (++open === options.connections) allOpen();
+  };
 
   const take = (): Buffer | undefined => {
     if (next >= requests.length) {
@@ -57,6 +78,7 @@ export async function load(url: string, requests: Buffer[], options: { connectio
       socket.setNoDelay(true);
       let buffered: Buffer = Buffer.alloc(0);
       let sentAt = 0;
+      let connected = false;
       const finish = () => {
         socket.destroy();
         resolve();
@@ -67,9 +89,15 @@ export async function load(url: string, requests: Buffer[], options: { connectio
         sentAt = performance.now();
         socket.write(request);
       };
-      socket.on('connect', send);
+      socket.on('connect', () => {
+        connected = true;
+        if (!options.together) return send();
+        counted();
+        void opened.then(send);
+      });
       socket.on('error', () => {
         errors++;
+        if (!connected && options.together) counted();
         finish();
       });
       socket.on('data', (chunk: Buffer) => {
@@ -88,7 +116,7 @@ export async function load(url: string, requests: Buffer[], options: { connectio
           end = chunkedEnd + CHUNKED_END.length;
         }
         const status = Number(head.slice(9, 12));
-        if (status < 200 || status >= 300) non2xx++;
+        if (status < 200 || status >= 300 || (options.bodyOk && !options.bodyOk(buffered.subarray(headEnd + 4, end)))) non2xx++;
         latencies.push(performance.now() - sentAt);
         buffered = buffered.subarray(end);
         send();
@@ -96,12 +124,15 @@ export async function load(url: string, requests: Buffer[], options: { connectio
     });
 
   await Promise.all(Array.from({ length: options.connections }, runConnection));
+  clearTimeout(openTimer);
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]! : 0);
   return {
     requests: latencies.length,
     reqPerSec: latencies.length / seconds,
-    p99Ms: latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(0.99 * latencies.length) - 1)]! : 0,
+    p50Ms: percentile(0.5),
+    p99Ms: percentile(0.99),
     non2xx,
     errors,
     exhausted,
