@@ -266,7 +266,7 @@ async function main() {
     // Servers alternate (A B A B …) so a change in the machine's load touches every server alike.
     for (let round = 1; round <= ROUNDS; round++) {
       const pages = wanted('P5') ? pagesFor(people) : [];
-      if (wanted('P1')) await upstreamFloor(sim);
+      if (wanted('P1') && benches.length > 0) await upstreamFloor(sim);
       for (const { name, server, cached } of benches) {
         process.stderr.write(`bench: round ${round}/${ROUNDS} · ${name}\n`);
         if (wanted('P1')) await coldList(name, server!, sim);
