@@ -143,7 +143,13 @@ async function upstreamFloor(sim: Upstream) {
     const bodies = [0, 50, 100, 150].map((start) => form(ids.slice(start, start + 50)).toString());
     await sim.resetCalls();
     const started = performance.now();
-    await Promise.all(bodies.map(async (body) => (await fetch(`${sim.url}/v23.0/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).text()));
+    await Promise.all(
+      bodies.map(async (body) => {
+        const response = await fetch(`${sim.url}/v23.0/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+        const text = await response.text();
+        if (!response.ok || !text.includes('"code":200')) throw new Error(`upstream floor: unexpected answer ${response.status}: ${text.slice(0, 300)}`);
+      }),
+    );
     record('P1 · one query, 200 cold ids', FLOOR, { wallMs: performance.now() - started, roundTrips: await sim.roundTrips() });
   }
 }
