@@ -26,6 +26,8 @@ export function rawPost(url: string, path: string, body: string, headers: Record
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** An answer still missing this long after the run's deadline is given up: the socket closes, an error. */
+const ANSWER_GRACE_MS = 10_000;
 const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
 
 export interface LoadOptions {
@@ -60,6 +62,10 @@ export async function load(url: string, requests: Buffer[], options: LoadOptions
   const counted = () => {
     if (++open === options.connections) allOpen();
   };
+  const sockets = new Set<Socket>();
+  const giveUp = setTimeout(() => {
+    for (const socket of sockets) socket.destroy(new Error('no answer'));
+  }, options.seconds * 1000 + ANSWER_GRACE_MS);
 
   const take = (): Buffer | undefined => {
     if (next >= requests.length) {
@@ -76,10 +82,14 @@ export async function load(url: string, requests: Buffer[], options: LoadOptions
     new Promise<void>((resolve) => {
       const socket: Socket = connect({ host: hostname, port: Number(port) });
       socket.setNoDelay(true);
+      sockets.add(socket);
       let buffered: Buffer = Buffer.alloc(0);
       let sentAt = 0;
       let connected = false;
+      let finished = false;
       const finish = () => {
+        finished = true;
+        sockets.delete(socket);
         socket.destroy();
         resolve();
       };
@@ -96,6 +106,13 @@ export async function load(url: string, requests: Buffer[], options: LoadOptions
         void opened.then(send);
       });
       socket.on('error', () => {
+        errors++;
+        if (!connected && options.together) counted();
+        finish();
+      });
+      // Closed by the server before the run was done with it: an error, never a wait without end.
+      socket.on('close', () => {
+        if (finished) return;
         errors++;
         if (!connected && options.together) counted();
         finish();
@@ -125,6 +142,7 @@ export async function load(url: string, requests: Buffer[], options: LoadOptions
 
   await Promise.all(Array.from({ length: options.connections }, runConnection));
   clearTimeout(openTimer);
+  clearTimeout(giveUp);
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const percentile = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]! : 0);
