@@ -8,6 +8,13 @@ export interface GroupFetcher {
   fetchGroup(ids: string[], fields: GraphField[]): Promise<Map<string, ProfileOutcome>>;
 }
 
+/**
+ * A partial group this full no longer waits behind partial trips in flight: waiting lets sparse
+ * lookups share a trip, but could save this group at most one trip at the price of a round trip's
+ * latency for every id in it (a burst's tail, split from the trip ahead by a pause of a busy process).
+ */
+const HALF_GROUP = MAX_IDS_PER_ROUND_TRIP / 2;
+
 interface Pending {
   /** When this id joined the queue. */
   since: number;
@@ -42,8 +49,9 @@ export interface BatcherOptions {
  * A group leaves as soon as it holds 50 ids. A partial group gathers while lookups keep arriving
  * (each within `windowMs` of the one before), for at most one round trip (the latest measured):
  * a burst fills whole groups and its tail leaves one window after the last lookup; idle, a lookup
- * waits one window. Once gathered, a partial group still waits while `maxPartialInFlight` partial
- * groups are out (steady traffic then fills groups during trips), at most `maxPartialWaitMs`.
+ * waits one window. Once gathered, a partial group of fewer than 25 ids still waits while
+ * `maxPartialInFlight` partial groups are out (steady traffic then fills groups during trips), at
+ * most `maxPartialWaitMs`.
  */
 export class ProfileBatcher implements ProfileSource {
   private readonly queue = new Map<string, Pending>();
@@ -145,7 +153,7 @@ export class ProfileBatcher implements ProfileSource {
     const gathered = Math.min(late ? now + windowMs : this.lastArrival + windowMs, bound);
     const waitEnds = oldest + windowMs + maxPartialWaitMs;
     if (now < gathered) this.wakeAt(gathered);
-    else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds) this.send(true);
+    else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds || this.queue.size >= HALF_GROUP) this.send(true);
     // Waiting behind partial trips: the first of their end or the wait bound sends it.
     else this.wakeAt(waitEnds);
   }

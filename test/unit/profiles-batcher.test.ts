@@ -217,6 +217,40 @@ describe('ProfileBatcher dispatch under bursts (issue 16, P2)', () => {
     expect(trips.trips.length).toBeLessThanOrEqual(7);
     expect(trips.trips.reduce((sum, trip) => sum + trip.size, 0)).toBe(200);
   });
+  it('a burst tail of half a group or more does not wait behind a partial trip that a pause sent ahead of it', async () => {
+    // Seen in the bench (P2, a busy process): 150 lookups, then 2, then a pause longer than a window
+    // sent those 2 as a partial trip; the 48 after them waited for that trip, 40 ms for nothing.
+    const trips = timedFetcher(40);
+    const b = new ProfileBatcher(trips, { ...options, clock });
+    await warm(b);
+    trips.trips.length = 0;
+    const answers: Array<ReturnType<typeof track<Map<string, ProfileOutcome>>>> = [];
+    for (const id of ids(152, 1000)) {
+      answers.push(track(b.load([id], FIELDS)));
+      await clock.advance(0.25);
+    }
+    await clock.advance(5);
+    for (const id of ids(48, 2000)) {
+      answers.push(track(b.load([id], FIELDS)));
+      await clock.advance(0.25);
+    }
+    const last = clock.now();
+    await clock.advance(100);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([50, 50, 50, 2, 48]);
+    expect(trips.trips.at(-1)!.at).toBeLessThanOrEqual(last + 2);
+    expect(answers.every((answer) => answer.value?.size === 1)).toBe(true);
+    // A small tail still waits for the trip ahead (sparse lookups share trips): 2, then 24, then 1.
+    trips.trips.length = 0;
+    track(b.load(['3000', '3001'], FIELDS));
+    await clock.advance(5);
+    for (const id of ids(24, 4000)) track(b.load([id], FIELDS));
+    await clock.advance(20);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([2]);
+    track(b.load(['5000'], FIELDS));
+    await clock.advance(40);
+    expect(trips.trips.map((trip) => trip.size)).toEqual([2, 25]);
+  });
+
   it('a timer that fires late (a busy process) does not send a lone lookup: the lookups read meanwhile join it', async () => {
     const trips = timedFetcher(40);
     // Timers fire `lag` ms after they fall due, as in a process busy parsing a burst of requests.
