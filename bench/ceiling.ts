@@ -1,6 +1,8 @@
 // The benchmark's ceiling: a bare Apollo Server (standalone HTTP server, default plugins) serving the
 // gateway's own SDL from one static object, so every query is parsed, validated and executed but
 // nothing is looked up. Prints `{"address": …}` once listening; stops on SIGTERM.
+// CEILING_DELAY_MS=40: each answer waits that long first, as one upstream round trip would make it
+// (the bench's latency floor for P2: no server that calls the upstream can answer sooner).
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -20,13 +22,16 @@ const profile = (id: string) => ({
   lastInteractionAt: null,
 });
 
+const DELAY_MS = Number(process.env.CEILING_DELAY_MS ?? 0);
+const late = <T>(value: T): T | Promise<T> => (DELAY_MS > 0 ? new Promise((resolve) => setTimeout(() => resolve(value), DELAY_MS)) : value);
+
 const server = new ApolloServer({
   schema: buildSubgraphSchema({
     typeDefs: parse(loadSdl()),
     resolvers: {
       Query: {
-        instagramUser: (_parent: unknown, { id }: { id: string }) => profile(id),
-        instagramUsers: (_parent: unknown, { ids }: { ids: string[] }) => ids.map(profile),
+        instagramUser: (_parent: unknown, { id }: { id: string }) => late(profile(id)),
+        instagramUsers: (_parent: unknown, { ids }: { ids: string[] }) => late(ids.map(profile)),
       },
     } as never,
   }),
