@@ -2,7 +2,7 @@
 // gateway's own SDL from one static object, so every query is parsed, validated and executed but
 // nothing is looked up. Prints `{"address": …}` once listening; stops on SIGTERM.
 // CEILING_DELAY_MS=40: each answer waits that long first, as one upstream round trip would make it
-// (the bench's latency floor for P2: no server that calls the upstream can answer sooner).
+// (the bench's late ceiling in P2: bare Apollo over an upstream that costs one round trip, no more).
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';

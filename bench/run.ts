@@ -240,11 +240,11 @@ interface Bench {
   server?: Server;
   /** P4 applies to servers with a cache (a distinct body defeats only a whole-response cache). */
   cached: boolean;
-  /** Measured in P2 only (the latency floor). */
+  /** Measured in P2 only (the late ceiling). */
   p2Only?: boolean;
 }
 
-const LATENCY_FLOOR = `latency floor (bare Apollo, static object, each answer ${UPSTREAM_LATENCY_MS} ms late)`;
+const LATE_CEILING = `late ceiling (bare Apollo, static object, each answer ${UPSTREAM_LATENCY_MS} ms late)`;
 
 async function main() {
   const sim = await startUpstream(UPSTREAM_LATENCY_MS);
@@ -254,9 +254,9 @@ async function main() {
 
   const all: Bench[] = [
     { name: 'ceiling (bare Apollo, static object)', start: () => startProcess('./ceiling.js', {}), cached: false },
-    // P2's floor: the ceiling, each answer one upstream latency late. A server that must call the
-    // upstream once per cold id answers the burst no sooner (unlike the ceiling, which calls nobody).
-    { name: LATENCY_FLOOR, start: () => startProcess('./ceiling.js', { CEILING_DELAY_MS: String(UPSTREAM_LATENCY_MS) }), cached: false, p2Only: true },
+    // P2's reference besides the ceiling: the ceiling, each answer one upstream latency late — bare
+    // Apollo over an upstream that costs one round trip and nothing else (the ceiling calls nobody).
+    { name: LATE_CEILING, start: () => startProcess('./ceiling.js', { CEILING_DELAY_MS: String(UPSTREAM_LATENCY_MS) }), cached: false, p2Only: true },
     { name: 'RESTDataSource (Apollo + @apollo/datasource-rest)', start: () => startProcess('./rest-datasource.js', { GRAPH_URL: sim.url, GRAPH_TOKEN: TOKEN }), cached: false },
     { name: 'baseline (no cache, no coalescing)', start: () => startGateway(sim, { CACHE_ENABLED: 'false', COALESCING_ENABLED: 'false' }), cached: false },
     { name: 'gateway (memory)', start: () => startGateway(sim, { CACHE_KEY_PREFIX: prefix }), cached: true },
@@ -338,13 +338,13 @@ function report() {
     const base = summary(scenario, serverOf(scenario, 'baseline'));
     const rest = summary(scenario, serverOf(scenario, 'RESTDataSource'));
     const floor = summary(scenario, serverOf(scenario, 'upstream floor'));
-    const latencyFloor = summary(scenario, serverOf(scenario, 'latency floor'));
+    const lateCeiling = summary(scenario, serverOf(scenario, 'late ceiling'));
     for (const server of byServer.keys()) {
       const own = summary(scenario, server)!;
       const parts = Object.entries(own).map(([key, value]) => `${key}=${fmt(value)}`);
       if (anchor?.reqPerSec && own.reqPerSec !== undefined) parts.push(`= ${(own.reqPerSec / anchor.reqPerSec).toFixed(2)}× ceiling req/s`);
       if (anchor?.p99Ms && own.p99Ms !== undefined && scenario.startsWith('P2')) parts.push(`p99 = ${(own.p99Ms / anchor.p99Ms).toFixed(2)}× ceiling`);
-      if (latencyFloor?.p99Ms && own.p99Ms !== undefined && server !== LATENCY_FLOOR && own.roundTrips) parts.push(`${(own.p99Ms / latencyFloor.p99Ms).toFixed(2)}× the latency floor`);
+      if (lateCeiling?.p99Ms && own.p99Ms !== undefined && own.roundTrips) parts.push(`${(own.p99Ms / lateCeiling.p99Ms).toFixed(2)}× the late ceiling`);
       if (base?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / base.wallMs).toFixed(2)}× baseline`);
       if (rest?.wallMs && own.wallMs !== undefined) parts.push(`wall = ${(own.wallMs / rest.wallMs).toFixed(2)}× RESTDataSource`);
       if (floor?.wallMs && own.wallMs !== undefined && own.roundTrips && server !== FLOOR) parts.push(`+${fmt(own.wallMs - floor.wallMs)} ms over the floor`);
@@ -356,8 +356,8 @@ function report() {
 
 /**
  * The README table: scenario | ceiling | RESTDataSource | gateway | ratio (a Redis pair when measured).
- * Ratios: P1 wall against RESTDataSource and P2 p99 against the ceiling and the latency floor (lower
- * is better), P3–P5 req/s against the ceiling.
+ * Ratios: P1 wall against RESTDataSource and P2 p99 against the ceiling and the late ceiling (lower is
+ * better), P3–P5 req/s against the ceiling.
  */
 function markdownTable(): string {
   const throughput = (f: Record<string, number>) => `${Math.round(f.reqPerSec!).toLocaleString('en')}, ${fmt(f.upstreamReads!)}`;
@@ -375,10 +375,10 @@ function markdownTable(): string {
     P4: 'P4 · one warm id, distinct bodies: req/s, upstream reads',
     P5: 'P5 · warm pages: req/s, upstream reads',
   };
-  const ratio = (key: string, own: Record<string, number> | undefined, rest?: Record<string, number>, ceiling?: Record<string, number>, latencyFloor?: Record<string, number>) => {
+  const ratio = (key: string, own: Record<string, number> | undefined, rest?: Record<string, number>, ceiling?: Record<string, number>, lateCeiling?: Record<string, number>) => {
     if (!own) return '';
     if (key === 'P1' && rest) return `${(own.wallMs! / rest.wallMs!).toFixed(2)}× RESTDataSource wall`;
-    if (key === 'P2' && ceiling) return `${(own.p99Ms! / ceiling.p99Ms!).toFixed(2)}× ceiling p99${latencyFloor ? `, ${(own.p99Ms! / latencyFloor.p99Ms!).toFixed(2)}× latency floor` : ''}`;
+    if (key === 'P2' && ceiling) return `${(own.p99Ms! / ceiling.p99Ms!).toFixed(2)}× ceiling p99${lateCeiling ? `, ${(own.p99Ms! / lateCeiling.p99Ms!).toFixed(2)}× late ceiling` : ''}`;
     if (ceiling?.reqPerSec) return `${(own.reqPerSec! / ceiling.reqPerSec).toFixed(2)}× ceiling req/s`;
     return '';
   };
@@ -388,10 +388,10 @@ function markdownTable(): string {
   for (const [scenario] of [...figures].sort(([a], [b]) => a.localeCompare(b))) {
     const key = scenario.slice(0, 2);
     if (!titles[key]) continue;
-    const [ceiling, rest, memory, redis, latencyFloor] = ['ceiling', 'RESTDataSource', 'gateway (memory)', 'gateway (Redis)', 'latency floor'].map((prefix) => summary(scenario, serverOf(scenario, prefix)));
+    const [ceiling, rest, memory, redis, lateCeiling] = ['ceiling', 'RESTDataSource', 'gateway (memory)', 'gateway (Redis)', 'late ceiling'].map((prefix) => summary(scenario, serverOf(scenario, prefix)));
     const show = (figure: Record<string, number> | undefined) => (figure ? cell[key]!(figure) : '');
-    const row = [titles[key], show(ceiling), show(rest), show(memory), ratio(key, memory, rest, ceiling, latencyFloor)];
-    if (withRedis) row.push(show(redis), ratio(key, redis, rest, ceiling, latencyFloor));
+    const row = [titles[key], show(ceiling), show(rest), show(memory), ratio(key, memory, rest, ceiling, lateCeiling)];
+    if (withRedis) row.push(show(redis), ratio(key, redis, rest, ceiling, lateCeiling));
     lines.push(`| ${row.join(' | ')} |`);
   }
   return lines.join('\n');
