@@ -180,17 +180,28 @@ describe('ProfileBatcher dispatch under bursts (issue 16, P2)', () => {
     await clock.advance(2 + 40);
   }
 
-  it('200 lookups arriving 0.25 ms apart fill 4 whole groups; the last leaves one window after the last lookup', async () => {
+  /** A batcher over 40 ms trips that has measured one; `trips` starts empty. */
+  async function warmed() {
     const trips = timedFetcher(40);
     const b = new ProfileBatcher(trips, { ...options, clock });
     await warm(b);
     trips.trips.length = 0;
+    return { trips, b };
+  }
+
+  /** Lookups join one by one, `gapMs` apart, as requests reach the batcher in a burst. */
+  async function arrive(b: ProfileBatcher, lookups: string[], gapMs: number) {
     const answers: Array<ReturnType<typeof track<Map<string, ProfileOutcome>>>> = [];
-    // Lookups join one by one, as requests reach the batcher in a burst.
-    for (const id of ids(200, 1000)) {
+    for (const id of lookups) {
       answers.push(track(b.load([id], FIELDS)));
-      await clock.advance(0.25);
+      await clock.advance(gapMs);
     }
+    return answers;
+  }
+
+  it('200 lookups arriving 0.25 ms apart fill 4 whole groups; the last leaves one window after the last lookup', async () => {
+    const { trips, b } = await warmed();
+    const answers = await arrive(b, ids(200, 1000), 0.25);
     const last = clock.now();
     await clock.advance(100);
     expect(trips.trips.map((trip) => trip.size)).toEqual([50, 50, 50, 50]);
@@ -217,23 +228,14 @@ describe('ProfileBatcher dispatch under bursts (issue 16, P2)', () => {
     expect(trips.trips.length).toBeLessThanOrEqual(7);
     expect(trips.trips.reduce((sum, trip) => sum + trip.size, 0)).toBe(200);
   });
+
   it('a burst tail of half a group or more does not wait behind a partial trip that a pause sent ahead of it', async () => {
     // Seen in the bench (P2, a busy process): 150 lookups, then 2, then a pause longer than a window
     // sent those 2 as a partial trip; the 48 after them waited for that trip, 40 ms for nothing.
-    const trips = timedFetcher(40);
-    const b = new ProfileBatcher(trips, { ...options, clock });
-    await warm(b);
-    trips.trips.length = 0;
-    const answers: Array<ReturnType<typeof track<Map<string, ProfileOutcome>>>> = [];
-    for (const id of ids(152, 1000)) {
-      answers.push(track(b.load([id], FIELDS)));
-      await clock.advance(0.25);
-    }
+    const { trips, b } = await warmed();
+    const answers = await arrive(b, ids(152, 1000), 0.25);
     await clock.advance(5);
-    for (const id of ids(48, 2000)) {
-      answers.push(track(b.load([id], FIELDS)));
-      await clock.advance(0.25);
-    }
+    answers.push(...(await arrive(b, ids(48, 2000), 0.25)));
     const last = clock.now();
     await clock.advance(100);
     expect(trips.trips.map((trip) => trip.size)).toEqual([50, 50, 50, 2, 48]);
