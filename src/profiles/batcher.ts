@@ -51,7 +51,7 @@ export interface BatcherOptions {
  * a burst fills whole groups and its tail leaves one window after the last lookup; idle, a lookup
  * waits one window. Once gathered, a partial group of fewer than 25 ids still waits while
  * `maxPartialInFlight` partial groups are out (steady traffic then fills groups during trips), at
- * most `maxPartialWaitMs`.
+ * most `maxPartialWaitMs`, or until it grows to 25 (then one more window).
  */
 export class ProfileBatcher implements ProfileSource {
   private readonly queue = new Map<string, Pending>();
@@ -62,6 +62,8 @@ export class ProfileBatcher implements ProfileSource {
   private readonly inFlight = new Map<string, InFlight>();
   private partialInFlight = 0;
   private timer: ClockTimer | undefined;
+  /** The queued group has gathered and waits behind partial trips in flight (the timer is its wait bound). */
+  private waitingBehind = false;
   private readonly clock: Clock;
 
   constructor(
@@ -134,6 +136,8 @@ export class ProfileBatcher implements ProfileSource {
   /** A lookup joined the queue: full groups leave now, a partial one once gathered. */
   private schedule(): void {
     while (this.queue.size >= MAX_IDS_PER_ROUND_TRIP) this.send(false);
+    // Grown to half a batch while waiting behind a trip: it gathers one more window, then leaves.
+    if (this.waitingBehind && this.queue.size >= HALF_GROUP) this.flush();
     if (this.queue.size > 0 && !this.timer) this.wakeAt(this.oldest() + this.options.windowMs);
   }
 
@@ -145,6 +149,7 @@ export class ProfileBatcher implements ProfileSource {
   private flush(late = false): void {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.waitingBehind = false;
     if (this.queue.size === 0) return;
     const now = this.clock.now();
     const { windowMs, maxPartialWaitMs } = this.options;
@@ -155,7 +160,10 @@ export class ProfileBatcher implements ProfileSource {
     if (now < gathered) this.wakeAt(gathered);
     else if (this.partialInFlight < this.options.maxPartialInFlight || now >= waitEnds || this.queue.size >= HALF_GROUP) this.send(true);
     // Waiting behind partial trips: the first of their end or the wait bound sends it.
-    else this.wakeAt(waitEnds);
+    else {
+      this.waitingBehind = true;
+      this.wakeAt(waitEnds);
+    }
   }
 
   /** When the oldest lookup still queued arrived (the queue is in arrival order). */
